@@ -1,0 +1,196 @@
+// Package config loads the gateway's configuration: built-in defaults, then a
+// YAML file (configs/gateway.yaml or --config PATH), then a .env file, then the
+// process environment (AUTHGATE_<KEY>, nested keys joined by "__", plus the
+// seed backend's variables). Load validates the merged result and reports every
+// problem at once.
+//
+// configs/gateway.yaml at the repository root documents every key; it holds
+// exactly the built-in defaults.
+package config
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/labstack/gommon/bytes"
+)
+
+// Modes accepted in Config.Mode.
+const (
+	ModeDevelopment = "development"
+	ModeProduction  = "production"
+)
+
+// Route match kinds accepted in Route.Match.
+const (
+	// MatchPrefix matches the path and everything below it, on segment
+	// boundaries: "/api/users" matches "/api/users" and "/api/users/42" but
+	// not "/api/usersx".
+	MatchPrefix = "prefix"
+	// MatchExact matches the path only.
+	MatchExact = "exact"
+)
+
+// Route policies accepted in Route.Policy.
+const (
+	// PolicyPublic forwards without authentication.
+	PolicyPublic = "public"
+	// PolicyAuthenticated requires a valid access token and live session.
+	PolicyAuthenticated = "authenticated"
+	// PolicyRoles additionally requires the session's role to be in Route.Roles.
+	PolicyRoles = "roles"
+)
+
+// Config is the merged, validated gateway configuration.
+type Config struct {
+	// Listen is the edge server's address, host:port (":8000").
+	Listen string `koanf:"listen"`
+	// Mode is ModeDevelopment or ModeProduction.
+	Mode string `koanf:"mode"`
+	// DataDir holds the embedded stores' files and generated development keys.
+	DataDir   string    `koanf:"data_dir"`
+	MongoDB   MongoDB   `koanf:"mongodb"`
+	Redis     Redis     `koanf:"redis"`
+	Embedded  Embedded  `koanf:"embedded"`
+	Tokens    Tokens    `koanf:"tokens"`
+	Sessions  Sessions  `koanf:"sessions"`
+	Cookies   Cookies   `koanf:"cookies"`
+	CORS      CORS      `koanf:"cors"`
+	Passwords Passwords `koanf:"passwords"`
+	Bootstrap Bootstrap `koanf:"bootstrap"`
+	// TrustedProxies are IPs or CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string `koanf:"trusted_proxies"`
+	Server         Server   `koanf:"server"`
+	Proxy          Proxy    `koanf:"proxy"`
+	// Routes are the proxied paths, matched in the order given.
+	Routes []Route `koanf:"routes"`
+}
+
+// MongoDB configures the user store. An empty URI selects the embedded
+// FerretDB (development only).
+type MongoDB struct {
+	URI      string        `koanf:"uri"`
+	Database string        `koanf:"database"`
+	Timeout  time.Duration `koanf:"timeout"`
+}
+
+// Redis configures the session store. An empty URL selects the embedded
+// Redis-protocol server (development only).
+type Redis struct {
+	URL       string        `koanf:"url"`
+	KeyPrefix string        `koanf:"key_prefix"`
+	Timeout   time.Duration `koanf:"timeout"`
+}
+
+// Embedded holds the listen addresses of the embedded development stores.
+type Embedded struct {
+	MongoDBListen string `koanf:"mongodb_listen"`
+	RedisListen   string `koanf:"redis_listen"`
+}
+
+// Tokens configures JWT lifetimes, claims and keys. Keys are PEM, base64 PEM
+// or a file path; they are checked for presence only here.
+type Tokens struct {
+	AccessTTL                 time.Duration `koanf:"access_ttl"`
+	RefreshTTL                time.Duration `koanf:"refresh_ttl"`
+	RefreshGrace              time.Duration `koanf:"refresh_grace"`
+	Leeway                    time.Duration `koanf:"leeway"`
+	Issuer                    string        `koanf:"issuer"`
+	Audience                  string        `koanf:"audience"`
+	AccessPrivateKey          string        `koanf:"access_private_key"`
+	AccessPublicKey           string        `koanf:"access_public_key"`
+	RefreshPrivateKey         string        `koanf:"refresh_private_key"`
+	RefreshPublicKey          string        `koanf:"refresh_public_key"`
+	AccessPreviousPublicKeys  []string      `koanf:"access_previous_public_keys"`
+	RefreshPreviousPublicKeys []string      `koanf:"refresh_previous_public_keys"`
+}
+
+// Sessions configures the sliding idle expiry and the absolute maximum.
+type Sessions struct {
+	IdleTTL time.Duration `koanf:"idle_ttl"`
+	MaxTTL  time.Duration `koanf:"max_ttl"`
+}
+
+// Cookies configures the auth cookies. Load forces Secure in production.
+type Cookies struct {
+	RefreshPath string `koanf:"refresh_path"`
+	Secure      bool   `koanf:"secure"`
+}
+
+// CORS lists the browser origins allowed to make credentialed requests.
+// Load lower-cases them.
+type CORS struct {
+	Origins []string `koanf:"origins"`
+}
+
+// Passwords configures password hashing limits.
+type Passwords struct {
+	MaxLength int `koanf:"max_length"`
+	// MaxConcurrentHashes bounds parallel hash computations; 0 means
+	// 2×GOMAXPROCS (see HashConcurrency).
+	MaxConcurrentHashes int `koanf:"max_concurrent_hashes"`
+}
+
+// Bootstrap optionally creates an admin account at start-up.
+type Bootstrap struct {
+	AdminEmail    string `koanf:"admin_email"`
+	AdminPassword string `koanf:"admin_password"`
+	AdminName     string `koanf:"admin_name"`
+}
+
+// Server configures the edge HTTP server.
+type Server struct {
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	ReadTimeout       time.Duration `koanf:"read_timeout"`
+	WriteTimeout      time.Duration `koanf:"write_timeout"`
+	IdleTimeout       time.Duration `koanf:"idle_timeout"`
+	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
+	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
+	// BodyLimit caps request bodies the gateway reads itself, in Echo's
+	// body-limit syntax ("10KB", "1MB"; K/M/G are decimal, Ki/Mi/Gi binary).
+	BodyLimit string `koanf:"body_limit"`
+}
+
+// Proxy configures the reverse proxy to upstreams.
+type Proxy struct {
+	DialTimeout           time.Duration `koanf:"dial_timeout"`
+	ResponseHeaderTimeout time.Duration `koanf:"response_header_timeout"`
+	// IdentityHeaderAliases are extra header names treated like X-User-Id:
+	// stripped from client requests.
+	IdentityHeaderAliases []string `koanf:"identity_header_aliases"`
+}
+
+// Route maps a path to an upstream and a policy. After Load, Match is
+// MatchPrefix or MatchExact, Methods are upper-case (empty means any), and
+// Policy is PolicyPublic, PolicyAuthenticated or PolicyRoles (with non-empty
+// Roles).
+type Route struct {
+	Path              string   `koanf:"path"`
+	Match             string   `koanf:"match"`
+	Methods           []string `koanf:"methods"`
+	Upstream          string   `koanf:"upstream"`
+	Policy            string   `koanf:"policy"`
+	Roles             []string `koanf:"roles"`
+	PassAuthorization bool     `koanf:"pass_authorization"`
+	PassCookies       bool     `koanf:"pass_cookies"`
+}
+
+// Production reports whether the gateway runs in production mode.
+func (c *Config) Production() bool {
+	return c.Mode == ModeProduction
+}
+
+// HashConcurrency returns MaxConcurrentHashes, or 2×GOMAXPROCS when it is 0.
+func (p Passwords) HashConcurrency() int {
+	if p.MaxConcurrentHashes > 0 {
+		return p.MaxConcurrentHashes
+	}
+	return 2 * runtime.GOMAXPROCS(0)
+}
+
+// BodyLimitBytes returns BodyLimit in bytes, parsed exactly as Echo's
+// BodyLimit middleware parses it. It returns the parser's error for a
+// malformed limit (Load has already rejected those).
+func (s Server) BodyLimitBytes() (int64, error) {
+	return bytes.Parse(s.BodyLimit)
+}

@@ -1,0 +1,279 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/gommon/bytes"
+)
+
+// Limits enforced by validate.
+const (
+	maxLeeway         = 60 * time.Second
+	minPasswordLength = 8
+	maxPasswordLength = 1024
+)
+
+// normalise fills implied values before validation: route defaults
+// (see normaliseRoute), lower-case CORS origins, Secure cookies in
+// production, and nil for every empty list, however it was written.
+func normalise(c *Config) {
+	nilEmptySlices(reflect.ValueOf(c).Elem())
+	for i := range c.Routes {
+		normaliseRoute(&c.Routes[i])
+	}
+	for i, o := range c.CORS.Origins {
+		c.CORS.Origins[i] = strings.ToLower(o)
+	}
+	if c.Production() {
+		c.Cookies.Secure = true
+	}
+}
+
+// nilEmptySlices sets the empty slices in v, a settable struct, to nil,
+// recursing into structs and slice elements.
+func nilEmptySlices(v reflect.Value) {
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Struct:
+			nilEmptySlices(f)
+		case reflect.Slice:
+			if f.Len() == 0 {
+				f.SetZero()
+				continue
+			}
+			if f.Type().Elem().Kind() == reflect.Struct {
+				for j := range f.Len() {
+					nilEmptySlices(f.Index(j))
+				}
+			}
+		}
+	}
+}
+
+// validate adds a problem for every invalid value of c.
+func validate(c *Config, p *problems) {
+	validateAddr("listen", c.Listen, p)
+	if c.Mode != ModeDevelopment && c.Mode != ModeProduction {
+		p.add("mode", "must be %s or %s", ModeDevelopment, ModeProduction)
+	}
+	validateDurations(c, p)
+	validateStores(c, p)
+	validateTokens(&c.Tokens, p)
+	if !strings.HasPrefix(c.Cookies.RefreshPath, "/") || strings.ContainsFunc(c.Cookies.RefreshPath, badCookieRune) {
+		p.add("cookies.refresh_path", `must be a path starting with "/" without ";" or control characters`)
+	}
+	for i, o := range c.CORS.Origins {
+		validateOrigin(fmt.Sprintf("cors.origins[%d]", i), o, p)
+	}
+	validatePasswords(c, p)
+	for i, tp := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(tp); err != nil {
+			if _, err := netip.ParseAddr(tp); err != nil {
+				p.add(fmt.Sprintf("trusted_proxies[%d]", i), "%q is not an IP address or CIDR", tp)
+			}
+		}
+	}
+	if c.Server.MaxHeaderBytes <= 0 {
+		p.add("server.max_header_bytes", "must be > 0")
+	}
+	if n, err := bytes.Parse(c.Server.BodyLimit); err != nil || n <= 0 {
+		p.add("server.body_limit", `must be a positive size such as "10KB" or "1MB", got %q`, c.Server.BodyLimit)
+	}
+	for i, h := range c.Proxy.IdentityHeaderAliases {
+		if !isToken(h) {
+			p.add(fmt.Sprintf("proxy.identity_header_aliases[%d]", i), "%q is not a valid header name", h)
+		}
+	}
+	validateRoutes(c.Routes, p)
+	if c.Production() {
+		validateProduction(c, p)
+	}
+}
+
+// validateDurations checks that every duration is positive and that the
+// lifetimes are consistent.
+func validateDurations(c *Config, p *problems) {
+	positive := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"mongodb.timeout", c.MongoDB.Timeout},
+		{"redis.timeout", c.Redis.Timeout},
+		{"tokens.access_ttl", c.Tokens.AccessTTL},
+		{"tokens.refresh_ttl", c.Tokens.RefreshTTL},
+		{"tokens.refresh_grace", c.Tokens.RefreshGrace},
+		{"sessions.idle_ttl", c.Sessions.IdleTTL},
+		{"sessions.max_ttl", c.Sessions.MaxTTL},
+		{"server.read_header_timeout", c.Server.ReadHeaderTimeout},
+		{"server.read_timeout", c.Server.ReadTimeout},
+		{"server.write_timeout", c.Server.WriteTimeout},
+		{"server.idle_timeout", c.Server.IdleTimeout},
+		{"server.shutdown_timeout", c.Server.ShutdownTimeout},
+		{"proxy.dial_timeout", c.Proxy.DialTimeout},
+		{"proxy.response_header_timeout", c.Proxy.ResponseHeaderTimeout},
+	}
+	for _, d := range positive {
+		if d.d <= 0 {
+			p.add(d.key, "must be > 0")
+		}
+	}
+	t := c.Tokens
+	if t.AccessTTL > 0 && t.RefreshTTL > 0 && t.RefreshTTL <= t.AccessTTL {
+		p.add("tokens.refresh_ttl", "must be greater than tokens.access_ttl (%s)", t.AccessTTL)
+	}
+	if t.Leeway < 0 || t.Leeway > maxLeeway {
+		p.add("tokens.leeway", "must be between 0s and %s", maxLeeway)
+	}
+	s := c.Sessions
+	if s.IdleTTL > 0 && s.MaxTTL > 0 && s.MaxTTL < s.IdleTTL {
+		p.add("sessions.max_ttl", "must be >= sessions.idle_ttl (%s)", s.IdleTTL)
+	}
+}
+
+// validateStores checks the store settings. URIs are never echoed: they may
+// hold passwords.
+func validateStores(c *Config, p *problems) {
+	if uri := strings.ToLower(c.MongoDB.URI); uri != "" &&
+		!strings.HasPrefix(uri, "mongodb://") && !strings.HasPrefix(uri, "mongodb+srv://") {
+		p.add("mongodb.uri", "must start with mongodb:// or mongodb+srv://")
+	}
+	if db := c.MongoDB.Database; db == "" || len(db) > 63 || strings.ContainsAny(db, `/\. "$`) {
+		p.add("mongodb.database", `must be 1 to 63 characters without /\. "$`)
+	}
+	if u := strings.ToLower(c.Redis.URL); u != "" && !strings.HasPrefix(u, "redis://") &&
+		!strings.HasPrefix(u, "rediss://") && !strings.HasPrefix(u, "unix://") {
+		p.add("redis.url", "must start with redis://, rediss:// or unix://")
+	}
+	if c.MongoDB.URI == "" {
+		validateAddr("embedded.mongodb_listen", c.Embedded.MongoDBListen, p)
+	}
+	if c.Redis.URL == "" {
+		validateAddr("embedded.redis_listen", c.Embedded.RedisListen, p)
+	}
+	if c.DataDir == "" && !c.Production() {
+		p.add("data_dir", "must not be empty in development (embedded stores and generated keys live there)")
+	}
+}
+
+func validateTokens(t *Tokens, p *problems) {
+	if t.Issuer == "" {
+		p.add("tokens.issuer", "must not be empty")
+	}
+	if t.Audience == "" {
+		p.add("tokens.audience", "must not be empty")
+	}
+	for i, k := range t.AccessPreviousPublicKeys {
+		if strings.TrimSpace(k) == "" {
+			p.add(fmt.Sprintf("tokens.access_previous_public_keys[%d]", i), "must not be empty")
+		}
+	}
+	for i, k := range t.RefreshPreviousPublicKeys {
+		if strings.TrimSpace(k) == "" {
+			p.add(fmt.Sprintf("tokens.refresh_previous_public_keys[%d]", i), "must not be empty")
+		}
+	}
+}
+
+// validatePasswords checks the password limits and the bootstrap admin.
+// The password itself is never echoed.
+func validatePasswords(c *Config, p *problems) {
+	maxLen := c.Passwords.MaxLength
+	if maxLen < minPasswordLength || maxLen > maxPasswordLength {
+		p.add("passwords.max_length", "must be between %d and %d", minPasswordLength, maxPasswordLength)
+	}
+	if c.Passwords.MaxConcurrentHashes < 0 {
+		p.add("passwords.max_concurrent_hashes", "must be >= 0 (0 means 2×GOMAXPROCS)")
+	}
+	b := c.Bootstrap
+	switch {
+	case b.AdminEmail == "" && b.AdminPassword == "":
+		return
+	case b.AdminEmail == "":
+		p.add("bootstrap.admin_email", "required when bootstrap.admin_password is set")
+	case b.AdminPassword == "":
+		p.add("bootstrap.admin_password", "required when bootstrap.admin_email is set")
+	}
+	if b.AdminEmail != "" {
+		if a, err := mail.ParseAddress(b.AdminEmail); err != nil || a.Address != b.AdminEmail {
+			p.add("bootstrap.admin_email", "%q is not a plain email address", b.AdminEmail)
+		}
+	}
+	if n := utf8.RuneCountInString(b.AdminPassword); b.AdminPassword != "" && n < minPasswordLength {
+		p.add("bootstrap.admin_password", "must be at least %d characters", minPasswordLength)
+	} else if maxLen >= minPasswordLength && n > maxLen {
+		p.add("bootstrap.admin_password", "must not be longer than passwords.max_length (%d)", maxLen)
+	}
+	if strings.TrimSpace(b.AdminName) == "" {
+		p.add("bootstrap.admin_name", "must not be empty when the admin is bootstrapped")
+	}
+}
+
+// validateProduction reports every store and key production needs but lacks,
+// one problem each.
+func validateProduction(c *Config, p *problems) {
+	required := []struct {
+		key, value string
+	}{
+		{"mongodb.uri", c.MongoDB.URI},
+		{"redis.url", c.Redis.URL},
+		{"tokens.access_private_key", c.Tokens.AccessPrivateKey},
+		{"tokens.access_public_key", c.Tokens.AccessPublicKey},
+		{"tokens.refresh_private_key", c.Tokens.RefreshPrivateKey},
+		{"tokens.refresh_public_key", c.Tokens.RefreshPublicKey},
+	}
+	for _, r := range required {
+		if strings.TrimSpace(r.value) == "" {
+			p.add(r.key, "required in production (set it in the YAML file or %s)", envHint(r.key))
+		}
+	}
+}
+
+// validateAddr checks a host:port listen address.
+func validateAddr(key, addr string, p *problems) {
+	if addr == "" {
+		p.add(key, "must not be empty")
+		return
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		p.add(key, `must be host:port, such as ":8000", got %q`, addr)
+	}
+}
+
+// validateOrigin checks a CORS origin: scheme://host[:port] and nothing else.
+func validateOrigin(key, origin string, p *problems) {
+	if origin == "*" {
+		p.add(key, `"*" is not allowed: requests carry credentials; list the origins`)
+		return
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		p.add(key, `%q must be an http(s) origin such as "https://app.example.com", without path`, origin)
+	}
+}
+
+// isToken reports whether s is an RFC 9110 token (method, header name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func badCookieRune(r rune) bool {
+	return r == ';' || r < ' ' || r == 0x7f
+}
