@@ -1,0 +1,230 @@
+// Package policy holds the gateway's ordered route table: which upstream a request
+// path goes to and what access that route demands (SECURITY.md H4).
+//
+// The hot path is CheckPath (reject ambiguous paths) followed by Table.Match (first
+// matching rule wins). Both are allocation-free.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Access is the access level a route demands.
+type Access int
+
+// Access levels. The zero value is invalid so that a forgotten field is a
+// configuration error rather than an open route.
+const (
+	// Public routes are forwarded without authentication.
+	Public Access = iota + 1
+	// Authenticated routes need a valid session, any role.
+	Authenticated
+	// Roles routes need a valid session whose role is listed in Rule.Roles.
+	Roles
+)
+
+// String returns the access level's configuration name.
+func (a Access) String() string {
+	switch a {
+	case Public:
+		return "public"
+	case Authenticated:
+		return "authenticated"
+	case Roles:
+		return "roles"
+	default:
+		return fmt.Sprintf("Access(%d)", int(a))
+	}
+}
+
+// ErrInvalidRule is wrapped by every error NewTable returns.
+var ErrInvalidRule = errors.New("policy: invalid rule")
+
+// Rule is one configured route, the input to NewTable.
+type Rule struct {
+	// Path is the decoded path the rule matches; it starts with "/".
+	Path string
+	// Exact makes the rule match Path only; otherwise Path is a prefix matched on
+	// segment boundaries ("/api" matches "/api", "/api/" and "/api/x", not "/apix").
+	Exact bool
+	// Methods restricts the rule to these methods; empty means any. GET also
+	// matches HEAD, as it does on every upstream built on net/http.
+	Methods []string
+	// Upstream is the absolute http(s) URL requests are forwarded to; its path is a
+	// base path the request path is appended to.
+	Upstream string
+	// Access is the access level the route demands.
+	Access Access
+	// Roles lists the roles allowed when Access is Roles.
+	Roles []string
+	// PassAuthorization forwards the client's Authorization header upstream.
+	PassAuthorization bool
+	// PassCookies forwards the gateway's own cookies upstream.
+	PassCookies bool
+}
+
+// Route is a compiled, validated rule. Treat it as immutable: the table and the
+// proxy share it between goroutines.
+type Route struct {
+	Rule
+	// Target is the parsed Upstream.
+	Target *url.URL
+	// Index is the rule's position in the table, for logs.
+	Index int
+}
+
+// Allows reports whether a caller with role may use the route. Public and
+// Authenticated routes allow every role; Roles routes allow exactly the listed
+// roles (case-sensitive). Authentication itself is the caller's job.
+func (r *Route) Allows(role string) bool {
+	switch r.Access {
+	case Public, Authenticated:
+		return true
+	case Roles:
+		return role != "" && slices.Contains(r.Roles, role)
+	default:
+		return false
+	}
+}
+
+// Public reports whether the route is forwarded without authentication.
+func (r *Route) Public() bool { return r.Access == Public }
+
+// Table is an ordered, immutable route table, safe for concurrent use.
+type Table struct {
+	entries []entry
+}
+
+// NewTable validates and compiles rules in order. It reports every problem at
+// once: the returned error joins one error per problem, each naming the rule
+// index and wrapping ErrInvalidRule. A rule is a problem when its path is not a
+// clean absolute path (see CheckPath; a prefix path other than "/" must not end
+// in "/"), a method is not an HTTP token, the upstream is not an absolute http(s)
+// URL without user info, query or fragment, the access level is unknown, Roles is
+// empty for Access Roles or set for any other level, or an earlier rule already
+// matches the rule's own path for all its methods (the rule is shadowed).
+func NewTable(rules []Rule) (*Table, error) {
+	t := &Table{entries: make([]entry, 0, len(rules))}
+	var errs []error
+	for i, rule := range rules {
+		route, err := compile(i, rule)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		e := newEntry(route)
+		for j := range t.entries {
+			if t.entries[j].shadows(&e) {
+				prev := t.entries[j].route
+				errs = append(errs, fmt.Errorf("policy: rule %d (%q) is shadowed by rule %d (%q), list the more specific rule first: %w",
+					i, rule.Path, prev.Index, prev.Path, ErrInvalidRule))
+				break
+			}
+		}
+		t.entries = append(t.entries, e)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return t, nil
+}
+
+// Routes returns the compiled routes in table order (a new slice each call; the
+// routes are shared). Use it to prepare per-route handlers at start-up.
+func (t *Table) Routes() []*Route {
+	routes := make([]*Route, len(t.entries))
+	for i := range t.entries {
+		routes[i] = t.entries[i].route
+	}
+	return routes
+}
+
+// compile validates one rule and returns its route, with the rule's slices
+// copied so that later changes by the caller cannot alter the table.
+func compile(i int, rule Rule) (*Route, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("policy: rule %d (%q): %s: %w", i, rule.Path, fmt.Sprintf(format, args...), ErrInvalidRule)
+	}
+	if reason := checkDecoded(rule.Path); reason != "" {
+		return nil, fail("path: %s", reason)
+	}
+	if strings.ContainsRune(rule.Path, '%') {
+		return nil, fail("path must be written decoded, without '%%'")
+	}
+	if !rule.Exact && rule.Path != "/" && strings.HasSuffix(rule.Path, "/") {
+		return nil, fail("a prefix path must not end in '/' (%q already matches %q)", strings.TrimSuffix(rule.Path, "/"), rule.Path)
+	}
+	methods := make([]string, 0, len(rule.Methods))
+	for _, m := range rule.Methods {
+		if !isToken(m) {
+			return nil, fail("method %q is not an HTTP token", m)
+		}
+		methods = append(methods, strings.ToUpper(m))
+	}
+	target, err := parseUpstream(rule.Upstream)
+	if err != nil {
+		return nil, fail("upstream: %s", err.Error())
+	}
+	switch rule.Access {
+	case Public, Authenticated:
+		if len(rule.Roles) > 0 {
+			return nil, fail("roles are only allowed with access %q, not %q", Roles, rule.Access)
+		}
+	case Roles:
+		if len(rule.Roles) == 0 {
+			return nil, fail("access %q needs at least one role", Roles)
+		}
+		if slices.Contains(rule.Roles, "") {
+			return nil, fail("empty role name")
+		}
+	default:
+		return nil, fail("unknown access level %v", rule.Access)
+	}
+	rule.Methods = methods
+	rule.Roles = slices.Clone(rule.Roles)
+	return &Route{Rule: rule, Target: target, Index: i}, nil
+}
+
+// parseUpstream parses an absolute http(s) URL usable as a forwarding target.
+func parseUpstream(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("scheme must be http or https")
+	case u.Host == "" || u.Opaque != "":
+		return nil, errors.New("host missing")
+	case u.User != nil:
+		return nil, errors.New("user info is not allowed")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, errors.New("query and fragment are not allowed")
+	}
+	if u.Path != "" {
+		if reason := checkDecoded(u.Path); reason != "" {
+			return nil, errors.New("path: " + reason)
+		}
+	}
+	return u, nil
+}
+
+// isToken reports whether s is a non-empty RFC 9110 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
