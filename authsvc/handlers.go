@@ -1,0 +1,321 @@
+package authsvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/authgate/authgate/authsvc/internal/password"
+	"github.com/authgate/authgate/authsvc/internal/sessions"
+	"github.com/authgate/authgate/authsvc/internal/users"
+)
+
+// Register handles POST /api/auth/register: 201 with the new USER, 409 ErrEmailTaken,
+// 400 *ValidationError.
+func (s *Service) Register(c echo.Context) error {
+	b, err := decodeBody(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	in, err := validateRegister(b, s.cfg.PasswordMaxLength)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return hashError(err)
+	}
+	u := users.User{
+		Name: in.Name, Email: in.Email, Password: hash, Role: "user",
+		Photo: "default.png", Verified: true, Provider: "local",
+	}
+	if err := s.users.Create(ctx, &u); err != nil {
+		return userError(err, ErrEmailTaken)
+	}
+	s.log.InfoContext(ctx, "user registered", "user_id", u.ID.Hex())
+	return c.JSON(http.StatusCreated, map[string]any{
+		"status":  "success",
+		"message": "User registered successfully",
+		"data":    map[string]any{"user": renderUser(u)},
+	})
+}
+
+// Login handles POST /api/auth/login: a new session, the three cookies and the access
+// token. Unknown email, wrong password and a hash that cannot be read all answer
+// ErrInvalidCredentials after the same amount of hashing work.
+func (s *Service) Login(c echo.Context) error {
+	b, err := decodeBody(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	in, err := validateLogin(b)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	u, err := s.checkPassword(ctx, in.Email, in.Password)
+	if err != nil {
+		return err
+	}
+	sid, err := s.access.NewID()
+	if err != nil {
+		return err
+	}
+	rjti, err := s.refresh.NewID()
+	if err != nil {
+		return err
+	}
+	sess, err := s.sessions.Create(ctx, sessions.Session{
+		ID: sid, UserID: u.ID.Hex(), Role: u.Role, RefreshJTI: rjti,
+		IP: c.RealIP(), UserAgent: truncate(c.Request().UserAgent(), 256),
+	})
+	if err != nil {
+		return s.sessionError(err)
+	}
+	access, err := s.issueAccess(sess.UserID, sess.ID)
+	if err != nil {
+		return err
+	}
+	refresh, _, err := s.refresh.Issue(sess.UserID, sess.ID, rjti)
+	if err != nil {
+		return err
+	}
+	s.setCookies(c, access, refresh)
+	s.log.InfoContext(ctx, "login", "user_id", sess.UserID, "session_id", sess.ID)
+	return c.JSON(http.StatusOK, map[string]any{"status": "success", "access_token": access})
+}
+
+// checkPassword finds the user and verifies the password, upgrading old hashes.
+// Errors: ErrInvalidCredentials, ErrUnavailable.
+func (s *Service) checkPassword(ctx context.Context, email, pw string) (users.User, error) {
+	u, err := s.users.ByEmail(ctx, email)
+	if errors.Is(err, users.ErrNotFound) {
+		if err := s.hasher.VerifyDummy(ctx, pw); err != nil && !errors.Is(err, password.ErrTooLong) {
+			return users.User{}, hashError(err)
+		}
+		return users.User{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return users.User{}, userError(err, nil)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, u.Password, pw)
+	switch {
+	case errors.Is(err, password.ErrBusy):
+		return users.User{}, hashError(err)
+	case err != nil || !ok:
+		if err != nil {
+			s.log.WarnContext(ctx, "password verify failed", "user_id", u.ID.Hex(), "error", err)
+		}
+		return users.User{}, ErrInvalidCredentials
+	}
+	if rehash {
+		if h, err := s.hasher.Hash(ctx, pw); err == nil {
+			if err := s.users.SetPasswordHash(ctx, u.ID, h); err != nil {
+				s.log.WarnContext(ctx, "password rehash not saved", "user_id", u.ID.Hex(), "error", err)
+			}
+		}
+	}
+	return u, nil
+}
+
+// Refresh handles GET /api/auth/refresh: rotates the refresh token (exactly once under
+// concurrency), slides the session and issues a new access token. Every failure is
+// ErrRefreshFailed except ErrUnavailable.
+func (s *Service) Refresh(c echo.Context) error {
+	ctx := c.Request().Context()
+	ck, err := c.Cookie(RefreshCookie)
+	if err != nil || ck.Value == "" {
+		return ErrRefreshFailed
+	}
+	claims, err := s.refresh.Parse(ck.Value)
+	if err != nil {
+		return ErrRefreshFailed
+	}
+	u, err := s.users.ByID(ctx, claims.Subject)
+	if errors.Is(err, users.ErrNotFound) {
+		s.revokeDeletedUser(ctx, claims.Subject)
+		return ErrRefreshFailed
+	}
+	if err != nil {
+		return userError(err, nil)
+	}
+	newJTI, err := s.refresh.NewID()
+	if err != nil {
+		return err
+	}
+	sess, outcome, err := s.sessions.Rotate(ctx, claims.Subject, claims.SessionID, claims.ID, newJTI)
+	switch {
+	case errors.Is(err, sessions.ErrReplay):
+		s.log.WarnContext(ctx, "refresh token replayed; session revoked",
+			"user_id", claims.Subject, "session_id", claims.SessionID)
+		return ErrRefreshFailed
+	case errors.Is(err, sessions.ErrNotFound):
+		return ErrRefreshFailed
+	case err != nil:
+		return s.sessionError(err)
+	}
+	if sess.Role != u.Role {
+		if err := s.sessions.SetRole(ctx, sess.UserID, u.Role); err != nil {
+			return s.sessionError(err)
+		}
+	}
+	access, err := s.issueAccess(sess.UserID, sess.ID)
+	if err != nil {
+		return err
+	}
+	refresh := ""
+	if outcome == sessions.Rotated {
+		if refresh, _, err = s.refresh.Issue(sess.UserID, sess.ID, newJTI); err != nil {
+			return err
+		}
+	}
+	s.setCookies(c, access, refresh)
+	return c.JSON(http.StatusOK, map[string]any{"status": "success", "access_token": access})
+}
+
+// Logout handles GET and POST /api/auth/logout: revokes the session named by the refresh
+// cookie or, failing that, the access token, and always clears the three cookies. It is
+// idempotent; only ErrUnavailable (the revocation could not be recorded) is an error.
+func (s *Service) Logout(c echo.Context) error {
+	s.clearCookies(c)
+	ctx := c.Request().Context()
+	uid, sid := "", ""
+	if ck, err := c.Cookie(RefreshCookie); err == nil && ck.Value != "" {
+		if claims, err := s.refresh.Parse(ck.Value); err == nil {
+			uid, sid = claims.Subject, claims.SessionID
+		}
+	}
+	if sid == "" {
+		if tok := TokenFromRequest(c.Request()); tok != "" {
+			if claims, err := s.access.Parse(tok); err == nil {
+				uid, sid = claims.Subject, claims.SessionID
+			}
+		}
+	}
+	if sid != "" {
+		if err := s.sessions.Delete(ctx, uid, sid); err != nil {
+			return s.sessionError(err)
+		}
+		s.log.InfoContext(ctx, "logout", "user_id", uid, "session_id", sid)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "success"})
+}
+
+// Me handles GET /api/auth/me: the caller's USER, the same body as /api/users/me.
+// Errors: those of AuthenticateRequest; ErrSessionExpired when the user was deleted.
+func (s *Service) Me(c echo.Context) error {
+	id, err := s.AuthenticateRequest(c.Request())
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	u, err := s.users.ByID(ctx, id.UserID)
+	if errors.Is(err, users.ErrNotFound) {
+		s.revokeDeletedUser(ctx, id.UserID)
+		return ErrSessionExpired
+	}
+	if err != nil {
+		return userError(err, nil)
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"status": "success",
+		"data":   map[string]any{"user": renderUser(u)},
+	})
+}
+
+// revokeDeletedUser ends every session of a user who no longer exists in MongoDB.
+func (s *Service) revokeDeletedUser(ctx context.Context, uid string) {
+	if _, err := s.sessions.DeleteAll(ctx, uid); err != nil {
+		s.log.WarnContext(ctx, "revoke sessions of deleted user", "user_id", uid, "error", err)
+	}
+}
+
+func (s *Service) issueAccess(uid, sid string) (string, error) {
+	jti, err := s.access.NewID()
+	if err != nil {
+		return "", err
+	}
+	tok, _, err := s.access.Issue(uid, sid, jti)
+	return tok, err
+}
+
+// EnsureAdmin creates an admin account with email and password unless a user with that
+// email exists. It reports whether it created one. Errors: ErrUnavailable, or a
+// *ValidationError for an unusable email or password.
+func (s *Service) EnsureAdmin(ctx context.Context, name, email, pw string) (bool, error) {
+	if name == "" {
+		name = "Admin"
+	}
+	in, err := validateRegister(body{
+		"name": quote(name), "email": quote(email),
+		"password": quote(pw), "passwordConfirm": quote(pw),
+	}, s.cfg.PasswordMaxLength)
+	if err != nil {
+		return false, err
+	}
+	if _, err := s.users.ByEmail(ctx, in.Email); err == nil {
+		return false, nil
+	} else if !errors.Is(err, users.ErrNotFound) {
+		return false, userError(err, nil)
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return false, hashError(err)
+	}
+	u := users.User{
+		Name: in.Name, Email: in.Email, Password: hash, Role: "admin",
+		Photo: "default.png", Verified: true, Provider: "local",
+	}
+	if err := s.users.Create(ctx, &u); err != nil {
+		if errors.Is(err, users.ErrDuplicateEmail) {
+			return false, nil // created concurrently by another replica
+		}
+		return false, userError(err, nil)
+	}
+	return true, nil
+}
+
+// userError maps a users store error; dup is what ErrDuplicateEmail becomes.
+func userError(err, dup error) error {
+	switch {
+	case dup != nil && errors.Is(err, users.ErrDuplicateEmail):
+		return dup
+	case errors.Is(err, users.ErrUnavailable):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	default:
+		return err
+	}
+}
+
+// hashError maps a hasher error: a full hashing pool is a retryable 503.
+func hashError(err error) error {
+	if errors.Is(err, password.ErrBusy) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if errors.Is(err, password.ErrTooLong) {
+		return ErrInvalidCredentials
+	}
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// renderUser is the seed's USER object: never the hash.
+func renderUser(u users.User) map[string]any {
+	const iso = "2006-01-02T15:04:05.000Z07:00"
+	id := u.ID.Hex()
+	return map[string]any{
+		"_id": id, "id": id, "name": u.Name, "email": u.Email, "role": u.Role,
+		"photo": u.Photo, "verified": u.Verified, "provider": u.Provider,
+		"createdAt": u.CreatedAt.UTC().Format(iso), "updatedAt": u.UpdatedAt.UTC().Format(iso),
+	}
+}

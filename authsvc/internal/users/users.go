@@ -1,0 +1,159 @@
+// Package users keeps accounts in MongoDB: one document per user in the "users"
+// collection, with a unique index on the normalised email.
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Collection is the name of the MongoDB collection holding users; upstream-demo reads it too.
+const Collection = "users"
+
+var (
+	// ErrNotFound: no user with that id or email.
+	ErrNotFound = errors.New("users: not found")
+	// ErrDuplicateEmail: another account already uses that (normalised) email.
+	ErrDuplicateEmail = errors.New("users: email already exists")
+	// ErrUnavailable: MongoDB did not answer in time or failed; wraps the driver error.
+	ErrUnavailable = errors.New("users: store unavailable")
+)
+
+// User is one account. Password holds the PHC (argon2id) or bcrypt hash and is never
+// rendered to clients.
+type User struct {
+	ID        bson.ObjectID `bson:"_id"`
+	Name      string        `bson:"name"`
+	Email     string        `bson:"email"`
+	Password  string        `bson:"password"`
+	Role      string        `bson:"role"`
+	Photo     string        `bson:"photo"`
+	Verified  bool          `bson:"verified"`
+	Provider  string        `bson:"provider"`
+	CreatedAt time.Time     `bson:"createdAt"`
+	UpdatedAt time.Time     `bson:"updatedAt"`
+}
+
+// NormalizeEmail trims and lower-cases an email, so that ALICE@x and alice@x are one account.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// Store reads and writes users.
+type Store struct {
+	coll    *mongo.Collection
+	timeout time.Duration
+}
+
+// New returns a Store on db's users collection; every call gets timeout as deadline.
+func New(db *mongo.Database, timeout time.Duration) *Store {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &Store{coll: db.Collection(Collection), timeout: timeout}
+}
+
+// EnsureIndexes creates the unique email index. Errors wrap ErrUnavailable.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "email", Value: 1}},
+		Options: options.Index().SetUnique(true).SetName("email_unique"),
+	})
+	if err != nil {
+		return unavailable("create email index", err)
+	}
+	return nil
+}
+
+// Create inserts u, normalising its email and filling ID and timestamps when zero.
+// Errors: ErrDuplicateEmail, ErrUnavailable.
+func (s *Store) Create(ctx context.Context, u *User) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	u.Email = NormalizeEmail(u.Email)
+	if u.ID.IsZero() {
+		u.ID = bson.NewObjectID()
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now
+	}
+	u.UpdatedAt = u.CreatedAt
+	if _, err := s.coll.InsertOne(ctx, u); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return ErrDuplicateEmail
+		}
+		return unavailable("insert user", err)
+	}
+	return nil
+}
+
+// ByEmail finds a user by (normalised) email. Errors: ErrNotFound, ErrUnavailable.
+func (s *Store) ByEmail(ctx context.Context, email string) (User, error) {
+	return s.findOne(ctx, bson.D{{Key: "email", Value: NormalizeEmail(email)}})
+}
+
+// ByID finds a user by hex object id; a malformed id is ErrNotFound. Errors: ErrNotFound, ErrUnavailable.
+func (s *Store) ByID(ctx context.Context, id string) (User, error) {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return User{}, ErrNotFound
+	}
+	return s.findOne(ctx, bson.D{{Key: "_id", Value: oid}})
+}
+
+func (s *Store) findOne(ctx context.Context, filter bson.D) (User, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var u User
+	err := s.coll.FindOne(ctx, filter).Decode(&u)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return User{}, ErrNotFound
+	case err != nil:
+		return User{}, unavailable("find user", err)
+	}
+	return u, nil
+}
+
+// SetPasswordHash replaces the stored hash of user id (bcrypt → argon2id upgrade).
+// Errors: ErrNotFound, ErrUnavailable.
+func (s *Store) SetPasswordHash(ctx context.Context, id bson.ObjectID, hash string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "password", Value: hash},
+			{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)},
+		}}})
+	if err != nil {
+		return unavailable("update password", err)
+	}
+	if res.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Ping checks that MongoDB answers. Errors wrap ErrUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.coll.Database().Client().Ping(ctx, nil); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("users: %s: %w", op, errors.Join(ErrUnavailable, err))
+}
