@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestRedisDown: with Redis unreachable, protected routes and login answer 503 (never a
+// pass, never a 401 that would log the user out), /healthz stays 200 and /readyz names
+// redis (SECURITY.md R1, R3).
+func TestRedisDown(t *testing.T) {
+	db := fmt.Sprintf("faults_%d", time.Now().UnixNano())
+	up := echoUpstream(t)
+	env := gatewayEnv(t, db)
+	env["AUTHGATE_ROUTES"] = `[{"path":"/echo","upstream":"` + up + `","policy":"authenticated"}]`
+	healthy := startGateway(t, env)
+	c := newClient(t, healthy)
+	s := &stack{base: healthy}
+	expect(t, s.register(t, c, "Dora", "dora@example.com", "dora-password"), 201, "")
+	tok := s.login(t, c, "dora@example.com", "dora-password")
+	expect(t, c.do("GET", "/echo", nil), 200, "")
+
+	// A second replica with the same keys and MongoDB, whose Redis is gone.
+	env["AUTHGATE_REDIS__URL"] = "redis://127.0.0.1:1/0"
+	env["AUTHGATE_REDIS__TIMEOUT"] = "200ms"
+	broken := newClient(t, startGateway(t, env))
+
+	start := time.Now()
+	r := broken.do("GET", "/echo", nil, "Authorization", "Bearer "+tok)
+	expect(t, r, 503, "Service temporarily unavailable, please retry")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("503 took %v; every Redis call must have a deadline", d)
+	}
+	expect(t, broken.do("GET", "/echo", nil), 401, "You are not logged in")
+	expect(t, broken.do("POST", "/api/auth/login", map[string]string{"email": "dora@example.com", "password": "dora-password"}),
+		503, "Service temporarily unavailable, please retry")
+	expect(t, broken.do("GET", "/healthz", nil), 200, "")
+	r = broken.do("GET", "/readyz", nil)
+	expect(t, r, 503, "not ready: redis")
+}

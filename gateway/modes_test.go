@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEmbeddedRestartKeepsLogin runs the embedded default (FerretDB + in-process Redis,
+// generated keys) twice on one data dir: the user, the keys and the session survive.
+func TestEmbeddedRestartKeepsLogin(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{
+		"AUTHGATE_LISTEN":                   "127.0.0.1:0",
+		"AUTHGATE_DATA_DIR":                 dir,
+		"AUTHGATE_EMBEDDED__MONGODB_LISTEN": "127.0.0.1:0",
+		"AUTHGATE_ROUTES":                   "[]",
+	}
+	start := func() (string, func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		out := newAddrWriter()
+		errc := make(chan error, 1)
+		go func() { errc <- run(ctx, nil, func(k string) string { return env[k] }, out, out) }()
+		addr := out.wait(t, errc)
+		if !strings.Contains(out.String(), "single-node") {
+			t.Errorf("no single-node warning in the log:\n%s", out.String())
+		}
+		return "http://" + addr, func() {
+			cancel()
+			if err := <-errc; err != nil {
+				t.Fatalf("run: %v", err)
+			}
+		}
+	}
+	base, stop := start()
+	c := newClient(t, base)
+	s := &stack{base: base}
+	expect(t, s.register(t, c, "Erin", "erin@example.com", "erin-password"), 201, "")
+	tok := s.login(t, c, "erin@example.com", "erin-password")
+	stop()
+
+	base, stop = start()
+	defer stop()
+	r := newClient(t, base).do("GET", "/api/auth/me", nil, "Authorization", "Bearer "+tok)
+	expect(t, r, 200, "")
+	if !strings.Contains(r.Raw, "erin@example.com") {
+		t.Fatalf("me after restart: %s", r.Raw)
+	}
+}
+
+func keyPair(t *testing.T) (priv, pub string) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	pder, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	enc := func(typ string, b []byte) string {
+		return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}))
+	}
+	return enc("PRIVATE KEY", der), enc("PUBLIC KEY", pder)
+}
+
+// TestProductionMode: refuses the embedded stores and missing keys, naming each; with the
+// seed's base64 key variables it runs and every cookie is Secure.
+func TestProductionMode(t *testing.T) {
+	err := run(context.Background(), nil, func(k string) string {
+		return map[string]string{"AUTHGATE_MODE": "production"}[k]
+	}, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("production started without stores and keys")
+	}
+	for _, want := range []string{"mongodb.uri", "redis.url", "access_private_key", "access_public_key", "refresh_private_key", "refresh_public_key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+
+	env := gatewayEnv(t, fmt.Sprintf("prod_%d", time.Now().UnixNano()))
+	env["AUTHGATE_MODE"] = "production"
+	env["ACCESS_TOKEN_PRIVATE_KEY"], env["ACCESS_TOKEN_PUBLIC_KEY"] = keyPair(t)
+	env["REFRESH_TOKEN_PRIVATE_KEY"], env["REFRESH_TOKEN_PUBLIC_KEY"] = keyPair(t)
+	c := newClient(t, startGateway(t, env))
+	s := &stack{base: c.base}
+	expect(t, s.register(t, c, "Finn", "finn@example.com", "finn-password"), 201, "")
+	r := c.do("POST", "/api/auth/login", map[string]string{"email": "finn@example.com", "password": "finn-password"})
+	expect(t, r, 200, "")
+	cks := setCookies(t, r)
+	if len(cks) != 3 {
+		t.Fatalf("cookies: %v", r.Header.Values("Set-Cookie"))
+	}
+	for name, ck := range cks {
+		if !ck.Secure || ck.SameSite != http.SameSiteLaxMode {
+			t.Errorf("%s: not Secure in production: %v", name, ck)
+		}
+	}
+	if !cks["refresh_token"].HttpOnly || !cks["access_token"].HttpOnly || cks["logged_in"].HttpOnly {
+		t.Errorf("HttpOnly attributes wrong: %v", r.Header.Values("Set-Cookie"))
+	}
+}
