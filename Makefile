@@ -29,7 +29,7 @@ run: build
 test:
 	$(GO) test $(TESTFLAGS) ./...
 
-## bench: the proxied request through authgate against a plain httputil reverse proxy,
+## bench: the proxied request through authgate against a plain Echo reverse proxy,
 ## measured in the same run (see README "Performance").
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./gateway/... ./authsvc/...

@@ -124,6 +124,7 @@ type Service struct {
 	users    *users.Store
 	sessions *sessions.Store
 	access   *tokens.Codec
+	verified *tokens.Cache // access tokens already verified (hot path)
 	refresh  *tokens.Codec
 	hasher   *password.Hasher
 }
@@ -159,9 +160,10 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 			Timeout: cfg.RedisTimeout,
 			Clock:   cfg.Clock,
 		}),
-		access:  access,
-		refresh: refresh,
-		hasher:  password.NewHasher(params, cfg.MaxConcurrentHashes, 1024, nil),
+		access:   access,
+		verified: tokens.NewCache(access, cfg.Leeway, 0),
+		refresh:  refresh,
+		hasher:   password.NewHasher(params, cfg.MaxConcurrentHashes, 1024, nil),
 	}, nil
 }
 
@@ -197,10 +199,11 @@ func (s *Service) AuthenticateRequest(r *http.Request) (Identity, error) {
 	return s.Authenticate(r.Context(), tok)
 }
 
-// Authenticate verifies an access token and its session: one signature check and one
-// Redis read, never MongoDB. Errors: ErrInvalidToken, ErrSessionExpired, ErrUnavailable.
+// Authenticate verifies an access token and its session: one signature check per token
+// (then cached until it expires) and one Redis read per request, never MongoDB.
+// Errors: ErrInvalidToken, ErrSessionExpired, ErrUnavailable.
 func (s *Service) Authenticate(ctx context.Context, token string) (Identity, error) {
-	claims, err := s.access.Parse(token)
+	claims, err := s.verified.Parse(token)
 	if err != nil {
 		return Identity{}, ErrInvalidToken
 	}

@@ -72,14 +72,14 @@ func startStack(t *testing.T, extra map[string]string) *stack {
 	return s
 }
 
-func (s *stack) register(t *testing.T, c *client, name, email, pw string) response {
+func (s *stack) register(t testing.TB, c *client, name, email, pw string) response {
 	t.Helper()
 	return c.do("POST", "/api/auth/register", map[string]string{
 		"name": name, "email": email, "password": pw, "passwordConfirm": pw,
 	})
 }
 
-func (s *stack) login(t *testing.T, c *client, email, pw string) string {
+func (s *stack) login(t testing.TB, c *client, email, pw string) string {
 	t.Helper()
 	r := c.do("POST", "/api/auth/login", map[string]string{"email": email, "password": pw})
 	expect(t, r, 200, "")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,12 +21,14 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
-// addrWriter collects a process's JSON log and reports the "addr" of its "listening" line.
+// addrWriter collects a process's JSON log (the first MiB) and reports the "addr" of its
+// "listening" line.
 type addrWriter struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	found chan string
-	once  sync.Once
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	scanned int
+	found   chan string
+	done    bool
 }
 
 func newAddrWriter() *addrWriter { return &addrWriter{found: make(chan string, 1)} }
@@ -35,13 +36,20 @@ func newAddrWriter() *addrWriter { return &addrWriter{found: make(chan string, 1
 func (w *addrWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf.Write(p)
-	sc := bufio.NewScanner(bytes.NewReader(w.buf.Bytes()))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
+	if w.buf.Len() < 1<<20 {
+		w.buf.Write(p)
+	}
+	for !w.done {
+		rest := w.buf.Bytes()[w.scanned:]
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		w.scanned += i + 1
 		var line struct{ Msg, Addr string }
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && line.Addr != "" {
-			w.once.Do(func() { w.found <- line.Addr })
+		if json.Unmarshal(rest[:i], &line) == nil && line.Msg == "listening" && line.Addr != "" {
+			w.done = true
+			w.found <- line.Addr
 		}
 	}
 	return len(p), nil
@@ -54,7 +62,7 @@ func (w *addrWriter) String() string {
 }
 
 // wait returns the listening address, or fails the test when errc reports first.
-func (w *addrWriter) wait(t *testing.T, errc <-chan error) string {
+func (w *addrWriter) wait(t testing.TB, errc <-chan error) string {
 	t.Helper()
 	select {
 	case addr := <-w.found:
@@ -69,7 +77,7 @@ func (w *addrWriter) wait(t *testing.T, errc <-chan error) string {
 
 // gatewayEnv is the environment of a test gateway: its own database, key prefix and
 // data dir, on the shared test MongoDB and Redis.
-func gatewayEnv(t *testing.T, db string) map[string]string {
+func gatewayEnv(t testing.TB, db string) map[string]string {
 	return map[string]string{
 		"AUTHGATE_LISTEN":                           "127.0.0.1:0",
 		"AUTHGATE_MONGODB__URI":                     storetest.MongoURI(t),
@@ -84,7 +92,7 @@ func gatewayEnv(t *testing.T, db string) map[string]string {
 
 // startGateway runs the real run() on 127.0.0.1:0 and returns its base URL; it is
 // stopped (and checked to exit cleanly) at cleanup.
-func startGateway(t *testing.T, env map[string]string) string {
+func startGateway(t testing.TB, env map[string]string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := newAddrWriter()
@@ -154,12 +162,12 @@ func startUpstreamDemo(t *testing.T, db string) string {
 
 // client is a browser-like HTTP client with a cookie jar.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	http *http.Client
 }
 
-func newClient(t *testing.T, base string) *client {
+func newClient(t testing.TB, base string) *client {
 	jar, _ := cookiejar.New(nil)
 	return &client{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
 }
@@ -207,7 +215,7 @@ func (c *client) do(method, path string, body any, hdr ...string) response {
 }
 
 // expect fails unless r has the status and, when msg is not empty, the message.
-func expect(t *testing.T, r response, status int, msg string) {
+func expect(t testing.TB, r response, status int, msg string) {
 	t.Helper()
 	if r.Status != status || (msg != "" && r.msg() != msg) {
 		t.Fatalf("got %d %s\nwant %d %q", r.Status, r.Raw, status, msg)
