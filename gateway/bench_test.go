@@ -119,7 +119,12 @@ func benchGateway(b *testing.B, target string) (string, string) {
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, nil, func(k string) string { return env[k] }, out, out) }()
 	addr := out.wait(b, errc)
-	b.Cleanup(func() { cancel(); <-errc })
+	b.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			b.Errorf("run: %v", err)
+		}
+	})
 	base := "http://" + addr
 	c := newClient(b, base)
 	s := &stack{base: base}
