@@ -226,7 +226,22 @@ func (s *Service) sessionError(err error) error {
 	}
 }
 
-// PingRedis and PingMongo report whether the stores answer (readiness).
+// CheckKeys signs and verifies a probe token with each key (readiness): it fails when a
+// signer (a file, an HSM) stops working.
+func (s *Service) CheckKeys(context.Context) error {
+	for _, c := range []*tokens.Codec{s.access, s.refresh} {
+		tok, _, err := c.Issue("readiness", "readiness", "readiness")
+		if err != nil {
+			return err
+		}
+		if _, err := c.Parse(tok); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PingRedis reports whether Redis answers (readiness).
 func (s *Service) PingRedis(ctx context.Context) error { return s.sessions.Ping(ctx) }
 
 // PingMongo reports whether MongoDB answers.

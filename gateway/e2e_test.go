@@ -119,6 +119,25 @@ func TestSeedFlow(t *testing.T) {
 		if is["message"] != "Passwords do not match" || fmt.Sprint(is["path"]) != "[body passwordConfirm]" {
 			t.Fatalf("mismatch issue %v", is)
 		}
+		long := strings.Repeat("p", 65)
+		for _, tc := range []struct {
+			path string
+			body map[string]string
+			want string
+		}{
+			{"/api/auth/register", map[string]string{"name": "A", "email": "nope", "password": "password1", "passwordConfirm": "password1"}, "Invalid email"},
+			{"/api/auth/register", map[string]string{"name": "A", "email": "a@x.io", "password": "short", "passwordConfirm": "short"}, "Password must be more than 8 characters"},
+			{"/api/auth/register", map[string]string{"name": "A", "email": "a@x.io", "password": long, "passwordConfirm": long}, "Password must be less than 64 characters"},
+			{"/api/auth/login", map[string]string{"password": "password1"}, "Email is required"},
+			{"/api/auth/login", map[string]string{"email": "a@x.io"}, "Password is required"},
+			{"/api/auth/login", map[string]string{"email": "a@x.io", "password": "short"}, "Invalid email or password"},
+		} {
+			r := c.do("POST", tc.path, tc.body)
+			issues, _ := r.Body["error"].([]any)
+			if r.Status != 400 || r.Body["status"] != "fail" || len(issues) != 1 || issues[0].(map[string]any)["message"] != tc.want {
+				t.Errorf("%s %v: %d %s, want 400 %q", tc.path, tc.body, r.Status, r.Raw, tc.want)
+			}
+		}
 	})
 
 	t.Run("malformed JSON and body limit", func(t *testing.T) {
@@ -372,7 +391,7 @@ func TestSeedFlow(t *testing.T) {
 		expect(t, c.do("GET", "/healthz", nil), 200, "")
 		r := c.do("GET", "/readyz", nil)
 		expect(t, r, 200, "")
-		if fmt.Sprint(r.Body["checks"]) != "map[mongodb:ok redis:ok]" {
+		if fmt.Sprint(r.Body["checks"]) != "map[keys:ok mongodb:ok redis:ok]" {
 			t.Fatalf("readyz %s", r.Raw)
 		}
 	})

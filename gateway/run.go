@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Checks: []server.Check{
 			{Name: "redis", Run: accounts.PingRedis},
 			{Name: "mongodb", Run: accounts.PingMongo},
+			{Name: "keys", Run: accounts.CheckKeys},
 		},
 	})
 	if err != nil {
