@@ -22,6 +22,8 @@ var (
 	ErrNotFound = errors.New("users: not found")
 	// ErrDuplicateEmail: another account already uses that (normalised) email.
 	ErrDuplicateEmail = errors.New("users: email already exists")
+	// ErrIndexConflict: the users collection has an index that contradicts ours.
+	ErrIndexConflict = errors.New("users: conflicting index")
 	// ErrUnavailable: MongoDB did not answer in time or failed; wraps the driver error.
 	ErrUnavailable = errors.New("users: store unavailable")
 )
@@ -60,11 +62,27 @@ func New(db *mongo.Database, timeout time.Duration) *Store {
 	return &Store{coll: db.Collection(Collection), timeout: timeout}
 }
 
-// EnsureIndexes creates the unique email index. Errors wrap ErrUnavailable.
+// EnsureIndexes makes sure email is unique. An existing unique index on {email: 1}
+// under another name (the seed's "email_1") is kept. Errors: ErrIndexConflict when email
+// has a non-unique index, ErrUnavailable.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+	specs, err := s.coll.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return unavailable("list indexes", err)
+	}
+	for _, spec := range specs {
+		var keys bson.D
+		if err := bson.Unmarshal(spec.KeysDocument, &keys); err != nil || len(keys) != 1 || keys[0].Key != "email" {
+			continue
+		}
+		if spec.Unique != nil && *spec.Unique {
+			return nil
+		}
+		return fmt.Errorf("%w: index %q on users.email is not unique; drop it and restart", ErrIndexConflict, spec.Name)
+	}
+	_, err = s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
 		Keys:    bson.D{{Key: "email", Value: 1}},
 		Options: options.Index().SetUnique(true).SetName("email_unique"),
 	})
@@ -72,6 +90,69 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		return unavailable("create email index", err)
 	}
 	return nil
+}
+
+// NormalizeEmails lower-cases and trims every stored email that is not yet normalised
+// (the seed kept them as typed), so that lookups by normalised email find them. It
+// returns the ids of users it could not change because the normalised email belongs to
+// another account; those keep their old email until an operator merges them.
+// Errors: ErrUnavailable.
+func (s *Store) NormalizeEmails(ctx context.Context) (conflicts []string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 4*s.timeout)
+	defer cancel()
+	cur, err := s.coll.Find(ctx, bson.D{{Key: "email", Value: bson.D{{Key: "$regex", Value: `[A-Z]|^\s|\s$`}}}},
+		options.Find().SetProjection(bson.D{{Key: "email", Value: 1}}))
+	if err != nil {
+		return nil, unavailable("find unnormalised emails", err)
+	}
+	var docs []struct {
+		ID    bson.ObjectID `bson:"_id"`
+		Email string        `bson:"email"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, unavailable("read unnormalised emails", err)
+	}
+	for _, d := range docs {
+		email := NormalizeEmail(d.Email)
+		// Look first: FerretDB reports a unique violation on update as an internal error,
+		// not E11000, so the duplicate is detected before writing.
+		n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "email", Value: email}})
+		if err != nil {
+			return conflicts, unavailable("check normalised email", err)
+		}
+		if n > 0 {
+			conflicts = append(conflicts, d.ID.Hex())
+			continue
+		}
+		_, err = s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: email}}}})
+		switch {
+		case mongo.IsDuplicateKeyError(err): // registered meanwhile
+			conflicts = append(conflicts, d.ID.Hex())
+		case err != nil:
+			return conflicts, unavailable("normalise email", err)
+		}
+	}
+	return conflicts, nil
+}
+
+// AnyBcryptHash returns the hash of one user still on bcrypt (a seed account not yet
+// upgraded to argon2id by a login). Errors: ErrNotFound when none is left, ErrUnavailable.
+func (s *Store) AnyBcryptHash(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var doc struct {
+		Password string `bson:"password"`
+	}
+	err := s.coll.FindOne(ctx, bson.D{{Key: "password", Value: bson.D{{Key: "$regex", Value: `^\$2[aby]\$`}}}},
+		options.FindOne().SetProjection(bson.D{{Key: "password", Value: 1}})).Decode(&doc)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return "", ErrNotFound
+	case err != nil:
+		return "", unavailable("find bcrypt hash", err)
+	}
+	return doc.Password, nil
 }
 
 // Create inserts u, normalising its email and filling ID and timestamps when zero.
