@@ -127,6 +127,8 @@ type Service struct {
 	verified *tokens.Cache // access tokens already verified (hot path)
 	refresh  *tokens.Codec
 	hasher   *password.Hasher
+	// failFloor is the least time a failed login takes (0: no padding needed).
+	failFloor time.Duration
 }
 
 // New builds the service on db (users) and rdb (sessions). It fails when keys cannot be
@@ -167,11 +169,48 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 	}, nil
 }
 
-// Init prepares MongoDB (the unique email index). Errors wrap ErrUnavailable.
+// Init prepares MongoDB: the unique email index, normalised emails for seed accounts,
+// and the failed-login time floor while seed bcrypt hashes remain. Errors wrap
+// ErrUnavailable, or describe an index that contradicts ours.
 func (s *Service) Init(ctx context.Context) error {
 	if err := s.users.EnsureIndexes(ctx); err != nil {
-		return errors.Join(ErrUnavailable, err)
+		if errors.Is(err, users.ErrUnavailable) {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return err
 	}
+	conflicts, err := s.users.NormalizeEmails(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if len(conflicts) > 0 {
+		s.log.WarnContext(ctx, "users whose email differs from another account's only by case or spaces keep it as typed; merge or delete them",
+			"user_ids", conflicts)
+	}
+	return s.measureFailFloor(ctx)
+}
+
+// measureFailFloor sets the time every failed login is padded to: while any seed bcrypt
+// hash remains, 1.25× the time one takes to verify, so that an unknown email (answered
+// after an argon2id dummy verify) does not stand out against a seed account (SECURITY.md P3).
+func (s *Service) measureFailFloor(ctx context.Context) error {
+	hash, err := s.users.AnyBcryptHash(ctx)
+	if errors.Is(err, users.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	probe, err := s.access.NewID()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, _, err := s.hasher.Verify(ctx, hash, probe); err != nil && !errors.Is(err, password.ErrMalformedHash) {
+		return hashError(err)
+	}
+	s.failFloor = time.Since(start) * 5 / 4
+	s.log.InfoContext(ctx, "seed bcrypt hashes present: failed logins are padded", "floor_ms", s.failFloor.Milliseconds())
 	return nil
 }
 

@@ -19,10 +19,13 @@ func (s *Service) setCookies(c echo.Context, access, refresh string) {
 	c.SetCookie(s.cookie(LoggedInCookie, "true", "/", accessAge, false))
 }
 
-// clearCookies expires the three cookies with the attributes they were set with.
-func (s *Service) clearCookies(c echo.Context) {
+// clearCookies expires the cookies with the attributes they were set with; the refresh
+// cookie only when refresh is true.
+func (s *Service) clearCookies(c echo.Context, refresh bool) {
 	c.SetCookie(s.cookie(AccessCookie, "", "/", -1, true))
-	c.SetCookie(s.cookie(RefreshCookie, "", s.cfg.RefreshCookiePath, -1, true))
+	if refresh {
+		c.SetCookie(s.cookie(RefreshCookie, "", s.cfg.RefreshCookiePath, -1, true))
+	}
 	c.SetCookie(s.cookie(LoggedInCookie, "", "/", -1, false))
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -16,7 +17,7 @@ import (
 // Register handles POST /api/auth/register: 201 with the new USER, 409 ErrEmailTaken,
 // 400 *ValidationError.
 func (s *Service) Register(c echo.Context) error {
-	b, err := decodeBody(c.Request().Body)
+	b, err := decodeRequest(c.Request())
 	if err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func (s *Service) Register(c echo.Context) error {
 // token. Unknown email, wrong password and a hash that cannot be read all answer
 // ErrInvalidCredentials after the same amount of hashing work.
 func (s *Service) Login(c echo.Context) error {
-	b, err := decodeBody(c.Request().Body)
+	b, err := decodeRequest(c.Request())
 	if err != nil {
 		return err
 	}
@@ -57,7 +58,16 @@ func (s *Service) Login(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	start := time.Now()
 	u, err := s.checkPassword(ctx, in.Email, in.Password)
+	if errors.Is(err, ErrInvalidCredentials) && s.failFloor > 0 {
+		wait := time.NewTimer(s.failFloor - time.Since(start))
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+			wait.Stop()
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -178,10 +188,10 @@ func (s *Service) Refresh(c echo.Context) error {
 }
 
 // Logout handles GET and POST /api/auth/logout: revokes the session named by the refresh
-// cookie or, failing that, the access token, and always clears the three cookies. It is
-// idempotent; only ErrUnavailable (the revocation could not be recorded) is an error.
+// cookie or, failing that, the access token, and clears the three cookies. It is
+// idempotent. When the revocation cannot be recorded (ErrUnavailable) the refresh cookie
+// is kept, so that the client can retry the logout.
 func (s *Service) Logout(c echo.Context) error {
-	s.clearCookies(c)
 	ctx := c.Request().Context()
 	uid, sid := "", ""
 	if ck, err := c.Cookie(RefreshCookie); err == nil && ck.Value != "" {
@@ -198,10 +208,12 @@ func (s *Service) Logout(c echo.Context) error {
 	}
 	if sid != "" {
 		if err := s.sessions.Delete(ctx, uid, sid); err != nil {
+			s.clearCookies(c, false)
 			return s.sessionError(err)
 		}
 		s.log.InfoContext(ctx, "logout", "user_id", uid, "session_id", sid)
 	}
+	s.clearCookies(c, true)
 	return c.JSON(http.StatusOK, map[string]any{"status": "success"})
 }
 

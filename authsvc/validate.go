@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"mime"
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -12,6 +14,17 @@ import (
 // body is a decoded JSON object whose fields are checked one by one, the way the seed's
 // zod schemas did: a missing field says "X is required", a non-string says what it got.
 type body map[string]json.RawMessage
+
+// decodeRequest reads r's body as a JSON object when it is declared application/json.
+// Any other body is ignored and reads as {}, as the seed's express.json() did: so a
+// cross-site HTML form (text/plain, form-urlencoded) cannot log anyone in.
+func decodeRequest(r *http.Request) (body, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return body{}, nil
+	}
+	return decodeBody(r.Body)
+}
 
 // decodeBody reads a JSON object from r. Errors: ErrMalformedBody, or the reader's own
 // error (the body limit's 413 passes through unchanged).
