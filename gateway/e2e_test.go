@@ -179,6 +179,22 @@ func TestSeedFlow(t *testing.T) {
 		}
 	})
 
+	t.Run("only JSON bodies are read (no login from a cross-site form)", func(t *testing.T) {
+		r := c.do("POST", "/api/auth/login", `{"email":"alice@example.com","password":"alice-password"}`,
+			"Content-Type", "text/plain")
+		if r.Status != 400 || !strings.Contains(r.Raw, "Email is required") || len(r.Header.Values("Set-Cookie")) != 0 {
+			t.Fatalf("text/plain login: %d %s %v", r.Status, r.Raw, r.Header.Values("Set-Cookie"))
+		}
+	})
+
+	t.Run("HEAD on read-only routes", func(t *testing.T) {
+		for _, p := range []string{"/healthz", "/readyz", "/api/healthChecker"} {
+			if r := c.do("HEAD", p, nil); r.Status != 200 || r.Raw != "" {
+				t.Errorf("HEAD %s: %d %q", p, r.Status, r.Raw)
+			}
+		}
+	})
+
 	t.Run("not logged in", func(t *testing.T) {
 		expect(t, c.do("GET", "/api/users/me", nil), 401, "You are not logged in")
 		expect(t, c.do("GET", "/api/auth/me", nil), 401, "You are not logged in")
@@ -361,7 +377,8 @@ func TestSeedFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 		expect(t, b.do("GET", "/api/auth/refresh", nil), 403, "Could not refresh access token")
-		expect(t, b.do("GET", "/api/users/me", nil), 401, "User session has expired")
+		// The gateway itself (not upstream-demo) must now refuse the session.
+		expect(t, b.do("GET", "/echo/private", nil), 401, "User session has expired")
 	})
 
 	t.Run("seed bcrypt hash verifies and is upgraded to argon2id", func(t *testing.T) {

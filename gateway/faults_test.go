@@ -35,6 +35,14 @@ func TestRedisDown(t *testing.T) {
 	expect(t, broken.do("GET", "/echo", nil), 401, "You are not logged in")
 	expect(t, broken.do("POST", "/api/auth/login", map[string]string{"email": "dora@example.com", "password": "dora-password"}),
 		503, "Service temporarily unavailable, please retry")
+	// Logout cannot revoke: 503, and the refresh cookie is kept so the client can retry.
+	rt := cookieValue(t, c, "refresh_token")
+	r = broken.do("POST", "/api/auth/logout", nil, "Cookie", "refresh_token="+rt)
+	expect(t, r, 503, "Service temporarily unavailable, please retry")
+	if cks := setCookies(t, r); cks["refresh_token"] != nil || cks["access_token"] == nil || cks["logged_in"] == nil {
+		t.Fatalf("logout during outage set %v", r.Header.Values("Set-Cookie"))
+	}
+	expect(t, c.do("GET", "/echo", nil, "Authorization", "Bearer "+tok), 200, "")
 	expect(t, broken.do("GET", "/healthz", nil), 200, "")
 	r = broken.do("GET", "/readyz", nil)
 	expect(t, r, 503, "not ready: redis")

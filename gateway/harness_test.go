@@ -201,6 +201,10 @@ func (c *client) do(method, path string, body any, hdr ...string) response {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Content-Type" {
+			req.Header.Set(hdr[i], hdr[i+1])
+			continue
+		}
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
 	res, err := c.http.Do(req)

@@ -13,6 +13,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authgate/authgate/authsvc/storetest"
 )
 
 // TestEmbeddedRestartKeepsLogin runs the embedded default (FerretDB + in-process Redis,
@@ -106,5 +113,62 @@ func TestProductionMode(t *testing.T) {
 	}
 	if !cks["refresh_token"].HttpOnly || !cks["access_token"].HttpOnly || cks["logged_in"].HttpOnly {
 		t.Errorf("HttpOnly attributes wrong: %v", r.Header.Values("Set-Cookie"))
+	}
+}
+
+// TestSeedDatabase starts the gateway on a collection shaped like the seed's: its own
+// unique "email_1" index, emails as typed, bcrypt hashes. The gateway keeps the index,
+// normalises the emails (leaving a case-only duplicate alone), logs seed users in, and
+// pads failed logins so that unknown emails look like seed accounts (SECURITY.md P3).
+func TestSeedDatabase(t *testing.T) {
+	db := fmt.Sprintf("seed_%d", time.Now().UnixNano())
+	mc, err := mongo.Connect(options.Client().ApplyURI(storetest.MongoURI(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = mc.Disconnect(context.Background()) }()
+	users := mc.Database(db).Collection("users")
+	defer func() { _ = mc.Database(db).Drop(context.Background()) }()
+	ctx := context.Background()
+	if _, err := users.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_1"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("legacy-password"), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for _, email := range []string{"Legacy@Example.com", "Dup@Example.com", "dup@example.com"} {
+		if _, err := users.InsertOne(ctx, bson.M{"name": "Seed", "email": email, "password": string(hash),
+			"role": "user", "photo": "default.png", "verified": true, "provider": "local",
+			"createdAt": now, "updatedAt": now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c := newClient(t, startGateway(t, gatewayEnv(t, db)))
+	s := &stack{base: c.base}
+	expect(t, s.register(t, c, "Again", "LEGACY@example.com", "legacy-password"), 409, "Email already exist")
+
+	fail := func(email string) time.Duration {
+		start := time.Now()
+		expect(t, c.do("POST", "/api/auth/login", map[string]string{"email": email, "password": "wrong-password"}),
+			401, "Invalid email or password")
+		return time.Since(start)
+	}
+	unknown, seed := fail("nobody@example.com")+fail("nobody2@example.com"), fail("legacy@example.com")+fail("Legacy@Example.com")
+	if ratio := float64(unknown) / float64(seed); ratio < 0.6 || ratio > 1.67 {
+		t.Errorf("failed logins: unknown emails took %v, a seed account %v (ratio %.2f)", unknown, seed, ratio)
+	}
+	s.login(t, c, "legacy@example.com", "legacy-password")
+
+	var doc bson.M
+	if err := users.FindOne(ctx, bson.M{"email": "legacy@example.com"}).Decode(&doc); err != nil {
+		t.Fatalf("email not normalised: %v", err)
+	}
+	if n, _ := users.CountDocuments(ctx, bson.M{"email": bson.M{"$in": []string{"Dup@Example.com", "dup@example.com"}}}); n != 2 {
+		t.Fatalf("case-only duplicates changed: %d left", n)
 	}
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4/middleware"
 )
 
@@ -11,9 +13,10 @@ func (s *Server) routes() {
 	e.Pre(s.stripIdentityHeaders, s.requestID)
 	e.Use(s.recover, s.accessLog, middleware.CORSWithConfig(corsConfig(s.deps.CORSOrigins)))
 
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/api/healthChecker", s.healthChecker)
+	read := []string{http.MethodGet, http.MethodHead} // Express answers HEAD on GET routes
+	e.Match(read, "/healthz", s.healthz)
+	e.Match(read, "/readyz", s.readyz)
+	e.Match(read, "/api/healthChecker", s.healthChecker)
 
 	a := s.deps.Accounts
 	auth := e.Group("/api/auth", middleware.BodyLimit(s.deps.BodyLimit))
@@ -22,7 +25,7 @@ func (s *Server) routes() {
 	auth.GET("/refresh", a.Refresh)
 	auth.GET("/logout", a.Logout)
 	auth.POST("/logout", a.Logout)
-	auth.GET("/me", a.Me)
+	auth.Match(read, "/me", a.Me)
 
 	e.Any("/*", s.forward)
 }
