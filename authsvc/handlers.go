@@ -117,8 +117,8 @@ func (s *Service) checkPassword(ctx context.Context, email, pw string) (users.Us
 	case errors.Is(err, password.ErrBusy):
 		return users.User{}, hashError(err)
 	case err != nil || !ok:
-		if err != nil {
-			s.log.WarnContext(ctx, "password verify failed", "user_id", u.ID.Hex(), "error", err)
+		if errors.Is(err, password.ErrMalformedHash) {
+			s.log.WarnContext(ctx, "stored password hash unreadable", "user_id", u.ID.Hex())
 		}
 		return users.User{}, ErrInvalidCredentials
 	}
@@ -133,8 +133,10 @@ func (s *Service) checkPassword(ctx context.Context, email, pw string) (users.Us
 }
 
 // Refresh handles GET /api/auth/refresh: rotates the refresh token (exactly once under
-// concurrency), slides the session and issues a new access token. Every failure is
-// ErrRefreshFailed except ErrUnavailable.
+// concurrency), slides the session and issues a new access token. Everything that can
+// fail is done before the rotation is committed, so a failure never strands the client
+// with a refresh token that was already rotated away. Every failure is ErrRefreshFailed
+// except ErrUnavailable.
 func (s *Service) Refresh(c echo.Context) error {
 	ctx := c.Request().Context()
 	ck, err := c.Cookie(RefreshCookie)
@@ -145,46 +147,68 @@ func (s *Service) Refresh(c echo.Context) error {
 	if err != nil {
 		return ErrRefreshFailed
 	}
-	u, err := s.users.ByID(ctx, claims.Subject)
-	if errors.Is(err, users.ErrNotFound) {
-		s.revokeDeletedUser(ctx, claims.Subject)
-		return ErrRefreshFailed
-	}
-	if err != nil {
-		return userError(err, nil)
+	uid, sid := claims.Subject, claims.SessionID
+	if err := s.syncRole(ctx, uid, sid); err != nil {
+		return err
 	}
 	newJTI, err := s.refresh.NewID()
 	if err != nil {
 		return err
 	}
-	sess, outcome, err := s.sessions.Rotate(ctx, claims.Subject, claims.SessionID, claims.ID, newJTI)
+	refresh, _, err := s.refresh.Issue(uid, sid, newJTI)
+	if err != nil {
+		return err
+	}
+	access, err := s.issueAccess(uid, sid)
+	if err != nil {
+		return err
+	}
+	_, outcome, err := s.sessions.Rotate(ctx, uid, sid, claims.ID, newJTI)
 	switch {
 	case errors.Is(err, sessions.ErrReplay):
-		s.log.WarnContext(ctx, "refresh token replayed; session revoked",
-			"user_id", claims.Subject, "session_id", claims.SessionID)
+		s.log.WarnContext(ctx, "refresh token replayed; session revoked", "user_id", uid, "session_id", sid)
 		return ErrRefreshFailed
 	case errors.Is(err, sessions.ErrNotFound):
 		return ErrRefreshFailed
 	case err != nil:
 		return s.sessionError(err)
 	}
-	if sess.Role != u.Role {
-		if err := s.sessions.SetRole(ctx, sess.UserID, u.Role); err != nil {
-			return s.sessionError(err)
-		}
-	}
-	access, err := s.issueAccess(sess.UserID, sess.ID)
-	if err != nil {
-		return err
-	}
-	refresh := ""
-	if outcome == sessions.Rotated {
-		if refresh, _, err = s.refresh.Issue(sess.UserID, sess.ID, newJTI); err != nil {
-			return err
-		}
+	if outcome != sessions.Rotated {
+		refresh = "" // grace replay: a fresh access token, the current refresh token stays
 	}
 	s.setCookies(c, access, refresh)
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "access_token": access})
+}
+
+// syncRole checks at refresh that the user still exists and copies a role changed in
+// MongoDB into the session. A deleted user's sessions are revoked (ErrRefreshFailed).
+// While MongoDB is unreachable the session keeps its role, so logged-in users are not
+// logged out by an outage (SECURITY.md R2). Errors: ErrRefreshFailed, ErrUnavailable.
+func (s *Service) syncRole(ctx context.Context, uid, sid string) error {
+	u, err := s.users.ByID(ctx, uid)
+	switch {
+	case errors.Is(err, users.ErrNotFound):
+		s.revokeDeletedUser(ctx, uid)
+		return ErrRefreshFailed
+	case errors.Is(err, users.ErrUnavailable):
+		s.log.WarnContext(ctx, "refresh without user check: mongodb unavailable", "user_id", uid, "error", err)
+		return nil
+	case err != nil:
+		return err
+	}
+	sess, err := s.sessions.Get(ctx, uid, sid)
+	switch {
+	case errors.Is(err, sessions.ErrNotFound):
+		return ErrRefreshFailed
+	case err != nil:
+		return s.sessionError(err)
+	}
+	if sess.Role != u.Role {
+		if err := s.sessions.SetRole(ctx, uid, u.Role); err != nil {
+			return s.sessionError(err)
+		}
+	}
+	return nil
 }
 
 // Logout handles GET and POST /api/auth/logout: revokes the session named by the refresh
@@ -256,9 +280,9 @@ func (s *Service) issueAccess(uid, sid string) (string, error) {
 }
 
 // EnsureAdmin creates an admin account with email and password unless a user with that
-// email exists. It reports whether it created one. Errors: ErrUnavailable, or a
-// *ValidationError for an unusable email or password.
-func (s *Service) EnsureAdmin(ctx context.Context, name, email, pw string) (bool, error) {
+// email exists, and returns the new user's id ("" when none was created). Errors:
+// ErrUnavailable, or a *ValidationError for an unusable email or password.
+func (s *Service) EnsureAdmin(ctx context.Context, name, email, pw string) (string, error) {
 	if name == "" {
 		name = "Admin"
 	}
@@ -267,16 +291,16 @@ func (s *Service) EnsureAdmin(ctx context.Context, name, email, pw string) (bool
 		"password": quote(pw), "passwordConfirm": quote(pw),
 	}, s.cfg.PasswordMaxLength)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if _, err := s.users.ByEmail(ctx, in.Email); err == nil {
-		return false, nil
+		return "", nil
 	} else if !errors.Is(err, users.ErrNotFound) {
-		return false, userError(err, nil)
+		return "", userError(err, nil)
 	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
-		return false, hashError(err)
+		return "", hashError(err)
 	}
 	u := users.User{
 		Name: in.Name, Email: in.Email, Password: hash, Role: "admin",
@@ -284,11 +308,11 @@ func (s *Service) EnsureAdmin(ctx context.Context, name, email, pw string) (bool
 	}
 	if err := s.users.Create(ctx, &u); err != nil {
 		if errors.Is(err, users.ErrDuplicateEmail) {
-			return false, nil // created concurrently by another replica
+			return "", nil // created concurrently by another replica
 		}
-		return false, userError(err, nil)
+		return "", userError(err, nil)
 	}
-	return true, nil
+	return u.ID.Hex(), nil
 }
 
 // userError maps a users store error; dup is what ErrDuplicateEmail becomes.
