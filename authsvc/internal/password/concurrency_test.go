@@ -150,3 +150,33 @@ func TestConcurrencyBound(t *testing.T) {
 		}
 	})
 }
+
+// TestMaxWait: a caller without a deadline of its own waits at most maxWait for a slot
+// and then gets ErrBusy (so a login burst answers 503 instead of queueing forever).
+func TestMaxWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHasher(small(), 1, 0, nil)
+		if h.maxWait != DefaultMaxWait {
+			t.Fatalf("default max wait %v", h.maxWait)
+		}
+		h.SetMaxWait(time.Second)
+		g := newGatedKDF()
+		h.derive = g.derive
+		holder := make(chan error, 1)
+		go func() { _, err := h.Hash(context.Background(), "slow"); holder <- err }()
+		<-g.entered
+
+		start := time.Now()
+		_, err := h.Hash(context.Background(), "waiting")
+		if !errors.Is(err, ErrBusy) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want ErrBusy after the max wait", err)
+		}
+		if waited := time.Since(start); waited != time.Second {
+			t.Fatalf("waited %v, want exactly the max wait (fake clock)", waited)
+		}
+		g.release <- struct{}{}
+		if err := <-holder; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -68,7 +69,16 @@ type Hasher struct {
 	maxTime       uint32
 	maxBcryptCost int
 	dummy         func() (phc, error)
+	maxWait       time.Duration
 }
+
+// DefaultMaxWait is how long a caller waits for a hashing slot before ErrBusy: a burst
+// of logins is answered 503 (retry) instead of queueing without bound.
+const DefaultMaxWait = 2 * time.Second
+
+// SetMaxWait changes how long a caller waits for a slot (≤ 0: until its context ends).
+// Call it before the Hasher is used.
+func (h *Hasher) SetMaxWait(d time.Duration) { h.maxWait = d }
 
 // NewHasher returns a Hasher for p. Zero fields of p take DefaultParams' values and a
 // SaltLen or KeyLen below 16 is raised to 16. maxConcurrent ≤ 0 means
@@ -103,6 +113,7 @@ func NewHasher(p Params, maxConcurrent, maxBytes int, rand io.Reader) *Hasher {
 		rand = cryptoRand()
 	}
 	h := &Hasher{
+		maxWait:       DefaultMaxWait,
 		params:        p,
 		maxBytes:      maxBytes,
 		rand:          rand,
@@ -220,10 +231,21 @@ func (h *Hasher) makeDummy() (phc, error) {
 	return h.hash(string(secret))
 }
 
-// acquire waits for a hashing slot until ctx ends. An already ended ctx never gets one.
+// acquire waits for a hashing slot until ctx ends or maxWait passes. An already ended
+// ctx never gets one.
 func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	select {
+	case h.sem <- struct{}{}:
+		return func() { <-h.sem }, nil
+	default:
+	}
+	if h.maxWait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.maxWait)
+		defer cancel()
 	}
 	select {
 	case h.sem <- struct{}{}:
