@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,12 +50,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("mongodb: %w", err)
 	}
 	if b := cfg.Bootstrap; b.AdminEmail != "" {
-		created, err := accounts.EnsureAdmin(ctx, b.AdminName, b.AdminEmail, b.AdminPassword)
+		id, err := accounts.EnsureAdmin(ctx, b.AdminName, b.AdminEmail, b.AdminPassword)
 		if err != nil {
 			return fmt.Errorf("bootstrap admin: %w", err)
 		}
-		if created {
-			log.Info("bootstrap admin created", "email", b.AdminEmail)
+		if id != "" {
+			log.Info("bootstrap admin created", "user_id", id)
 		}
 	}
 
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	transport := proxy.NewTransport(cfg.Proxy.DialTimeout, cfg.Proxy.ResponseHeaderTimeout)
+	defer transport.CloseIdleConnections()
 	srv, err := server.New(server.Deps{
 		Accounts:       accounts,
 		Routes:         routes,
@@ -70,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		BodyLimit:      cfg.Server.BodyLimit,
 		TrustedProxies: cfg.TrustedProxies,
 		Proxy: proxy.Options{
-			Transport:   proxy.NewTransport(cfg.Proxy.DialTimeout, cfg.Proxy.ResponseHeaderTimeout),
+			Transport:   transport,
 			Aliases:     cfg.Proxy.IdentityHeaderAliases,
 			CookieNames: []string{authsvc.AccessCookie, authsvc.RefreshCookie, authsvc.LoggedInCookie},
 		},
@@ -86,11 +89,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return serve(ctx, cfg, srv, log)
 }
 
-// serve listens on cfg.Listen and shuts down gracefully when ctx ends: readiness goes
-// 503, in-flight requests (proxied ones too) finish within the shutdown timeout.
+// serve listens on cfg.Listen and shuts down gracefully when ctx ends (SECURITY.md R4):
+// /readyz answers 503 for the drain delay, the listener closes, in-flight requests
+// (proxied ones too) get the shutdown timeout to finish; past it their contexts are
+// cancelled and connections closed. serve returns only when no handler is running, so
+// the stores can be closed after it.
 func serve(ctx context.Context, cfg *config.Config, srv *server.Server, log *slog.Logger) error {
+	baseCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	var inflight sync.WaitGroup
 	hs := &http.Server{
-		Handler:           srv,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inflight.Add(1)
+			defer inflight.Done()
+			srv.ServeHTTP(w, r)
+		}),
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
@@ -110,15 +124,23 @@ func serve(ctx context.Context, cfg *config.Config, srv *server.Server, log *slo
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.Info("shutting down", "drain_delay", cfg.Server.DrainDelay.String())
 	srv.Drain()
+	time.Sleep(cfg.Server.DrainDelay)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	shutdownErr := hs.Shutdown(sctx)
+	if shutdownErr != nil {
+		log.Warn("shutdown timeout passed; cancelling the requests still running", "error", shutdownErr)
+		cancelRequests()
+		_ = hs.Close()
 	}
+	inflight.Wait()
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	return nil
 }

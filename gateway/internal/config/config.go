@@ -146,6 +146,9 @@ type Server struct {
 	IdleTimeout       time.Duration `koanf:"idle_timeout"`
 	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
+	// DrainDelay is how long /readyz answers 503 before the listener closes on
+	// shutdown, so that load balancers stop sending traffic first; 0 skips it.
+	DrainDelay time.Duration `koanf:"drain_delay"`
 	// BodyLimit caps request bodies the gateway reads itself, in Echo's
 	// body-limit syntax ("10KB", "1MB"; K/M/G are decimal, Ki/Mi/Gi binary).
 	BodyLimit string `koanf:"body_limit"`

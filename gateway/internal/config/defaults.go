@@ -46,6 +46,7 @@ func defaults() Config {
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    65536,
 			ShutdownTimeout:   20 * time.Second,
+			DrainDelay:        0,
 			BodyLimit:         "10KB",
 		},
 		Proxy: Proxy{

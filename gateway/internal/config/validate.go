@@ -121,6 +121,9 @@ func validateDurations(c *Config, p *problems) {
 		{"proxy.dial_timeout", c.Proxy.DialTimeout},
 		{"proxy.response_header_timeout", c.Proxy.ResponseHeaderTimeout},
 	}
+	if c.Server.DrainDelay < 0 {
+		p.add("server.drain_delay", "must be >= 0")
+	}
 	for _, d := range positive {
 		if d.d <= 0 {
 			p.add(d.key, "must be > 0")
