@@ -45,7 +45,7 @@ type Config struct {
 	RefreshGrace time.Duration // default 10s
 	IdleTTL      time.Duration // default 60m
 	MaxTTL       time.Duration // default 168h
-	Leeway       time.Duration // default 30s
+	Leeway       time.Duration // clock skew allowed on exp/nbf/iat; 0 = none (the gateway's default is 30s)
 	Issuer       string        // default "authgate"
 	Audience     string        // default "authgate"
 
@@ -163,7 +163,7 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 			Clock:   cfg.Clock,
 		}),
 		access:   access,
-		verified: tokens.NewCache(access, cfg.Leeway, 0),
+		verified: tokens.NewCache(access, 0),
 		refresh:  refresh,
 		hasher:   password.NewHasher(params, cfg.MaxConcurrentHashes, 1024, nil),
 	}, nil
@@ -255,14 +255,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 
 // sessionError translates a session store error for the authentication path.
 func (s *Service) sessionError(err error) error {
-	switch {
-	case errors.Is(err, sessions.ErrNotFound), errors.Is(err, sessions.ErrReplay):
+	if errors.Is(err, sessions.ErrNotFound) || errors.Is(err, sessions.ErrReplay) {
 		return ErrSessionExpired
-	case errors.Is(err, sessions.ErrUnavailable):
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	default:
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // CheckKeys signs and verifies a probe token with each key (readiness): it fails when a

@@ -30,7 +30,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
 
-	client, err := mongo.Connect(options.Client().ApplyURI(*uri).SetServerSelectionTimeout(5 * time.Second))
+	client, err := mongo.Connect(options.Client().ApplyURI(*uri).
+		SetServerSelectionTimeout(5 * time.Second).SetTimeout(5 * time.Second))
 	if err != nil {
 		return fmt.Errorf("mongodb: %w", err)
 	}
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close() // requests still running past the timeout are cut
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
@@ -173,9 +175,10 @@ func (a *app) listUsers(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// fail answers a MongoDB failure: 503, retry later; details only in the log.
 func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
-	a.log.ErrorContext(r.Context(), "mongodb", "error", err, "request_id", r.Header.Get("X-Request-Id"))
-	writeJSON(w, http.StatusInternalServerError, map[string]any{"status": "error", "message": "Something went wrong"})
+	a.log.WarnContext(r.Context(), "mongodb", "error", err, "request_id", r.Header.Get("X-Request-Id"))
+	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "error", "message": "Service temporarily unavailable, please retry"})
 }
 
 func fail(msg string) map[string]any { return map[string]any{"status": "fail", "message": msg} }

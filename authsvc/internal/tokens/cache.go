@@ -14,19 +14,17 @@ import (
 // request. Safe for concurrent use.
 type Cache struct {
 	codec   *Codec
-	leeway  time.Duration
 	max     int
 	mu      sync.RWMutex
 	entries map[[sha256.Size]byte]Claims
 }
 
 // NewCache wraps c with a cache of at most size verified tokens (size ≤ 0 → 10000).
-// leeway must be the codec's configured leeway.
-func NewCache(c *Codec, leeway time.Duration, size int) *Cache {
+func NewCache(c *Codec, size int) *Cache {
 	if size <= 0 {
 		size = 10000
 	}
-	return &Cache{codec: c, leeway: leeway, max: size, entries: make(map[[sha256.Size]byte]Claims)}
+	return &Cache{codec: c, max: size, entries: make(map[[sha256.Size]byte]Claims)}
 }
 
 // Parse returns the claims of token exactly as Codec.Parse would, from the cache when the
@@ -40,7 +38,7 @@ func (k *Cache) Parse(token string) (Claims, error) {
 	k.mu.RLock()
 	cl, ok := k.entries[key]
 	k.mu.RUnlock()
-	if ok && now.Before(cl.ExpiresAt.Add(k.leeway)) {
+	if ok && now.Before(cl.ExpiresAt.Add(k.codec.leeway)) {
 		return cl, nil
 	}
 	cl, err := k.codec.Parse(token)
@@ -66,7 +64,7 @@ func (k *Cache) Parse(token string) (Claims, error) {
 func (k *Cache) evict(now time.Time) {
 	n := 0
 	for key, cl := range k.entries {
-		if !now.Before(cl.ExpiresAt.Add(k.leeway)) {
+		if !now.Before(cl.ExpiresAt.Add(k.codec.leeway)) {
 			delete(k.entries, key)
 			n++
 		}

@@ -12,7 +12,7 @@ func TestCacheBehavesLikeParse(t *testing.T) {
 	keys := newKeyring(t)
 	c, clock := newCodec(t, tokens.Access, keys.rsa("a"))
 	other, _ := newCodec(t, tokens.Refresh, keys.rsa("b"))
-	cache := tokens.NewCache(c, 30*time.Second, 4)
+	cache := tokens.NewCache(c, 4)
 	tok := mustIssue(t, c)
 
 	for i := range 3 {
@@ -54,7 +54,7 @@ func TestCacheBehavesLikeParse(t *testing.T) {
 func TestCacheIsBounded(t *testing.T) {
 	keys := newKeyring(t)
 	c, _ := newCodec(t, tokens.Access, keys.key("e", tokens.EdDSA))
-	cache := tokens.NewCache(c, 0, 8)
+	cache := tokens.NewCache(c, 8)
 	for i := range 50 {
 		tok, _, err := c.Issue("user-1", "session-1", string(rune('a'+i%26))+string(rune('a'+i/26)))
 		if err != nil {
@@ -72,7 +72,7 @@ func TestCacheIsBounded(t *testing.T) {
 func BenchmarkCacheParse(b *testing.B) {
 	keys := newKeyring(b)
 	c, _ := newCodec(b, tokens.Access, keys.rsa("a"))
-	cache := tokens.NewCache(c, 30*time.Second, 0)
+	cache := tokens.NewCache(c, 0)
 	tok := mustIssue(b, c)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -75,6 +75,7 @@ type Codec struct {
 	issuer    string
 	audience  string
 	ttl       time.Duration
+	leeway    time.Duration
 	signer    crypto.Signer
 	alg       string
 	kid       string
@@ -124,7 +125,8 @@ func New(cfg Config) (*Codec, error) {
 	}
 	c := &Codec{
 		typ: cfg.Type, headerTyp: headerTyp, issuer: cfg.Issuer, audience: cfg.Audience,
-		ttl: cfg.TTL, signer: cfg.Signer, clock: clock, rand: cfg.Rand,
+		ttl:    cfg.TTL,
+		leeway: cfg.Leeway, signer: cfg.Signer, clock: clock, rand: cfg.Rand,
 		keys: make(map[string]verifyKey, 1+len(cfg.Verify)),
 	}
 	if c.rand == nil {

@@ -5,13 +5,10 @@ package embedded
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -24,8 +21,8 @@ type Mongo struct {
 }
 
 // StartMongo starts FerretDB on listen (host:port on loopback) with its SQLite files in
-// dir, and returns once it accepts connections. Errors: the address is taken, the
-// directory cannot be created, or it does not come up within 10 s.
+// dir; it accepts connections when StartMongo returns (ferretdb.New binds the listener).
+// Errors: the directory cannot be created, the address is taken.
 func StartMongo(ctx context.Context, dir, listen string, log *slog.Logger) (*Mongo, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded mongodb: %w", err)
@@ -43,55 +40,25 @@ func StartMongo(ctx context.Context, dir, listen string, log *slog.Logger) (*Mon
 		SQLiteURL: "file:" + abs + "/",
 	})
 	if err != nil {
-		return nil, fmt.Errorf("embedded mongodb: %w", err)
+		return nil, fmt.Errorf("embedded mongodb on %s: %w", listen, err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Mongo{cancel: cancel, done: make(chan struct{})}
+	m := &Mongo{uri: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
-		_ = f.Run(runCtx) // always nil; it returns when runCtx ends
+		_ = f.Run(runCtx) // always nil; returns when runCtx ends
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-m.done:
-			cancel()
-			return nil, fmt.Errorf("embedded mongodb: listener on %s stopped (address in use?)", listen)
-		default:
-		}
-		m.uri = f.MongoDBURI()
-		conn, err := net.DialTimeout("tcp", hostOf(m.uri), 200*time.Millisecond)
-		if err == nil {
-			_ = conn.Close()
-			return m, nil
-		}
-		if time.Now().After(deadline) {
-			m.Stop()
-			return nil, errors.New("embedded mongodb: not listening after 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return m, nil
 }
 
 // URI is the mongodb:// address clients (the gateway, upstream-demo) connect to.
 func (m *Mongo) URI() string { return m.uri }
 
 // Stop shuts FerretDB down; clients should disconnect first, or Stop waits for them
-// (FerretDB drains connections for a few seconds).
+// (FerretDB cuts remaining connections 3 s after the stop).
 func (m *Mongo) Stop() {
 	m.cancel()
 	<-m.done
-}
-
-func hostOf(uri string) string {
-	const scheme = "mongodb://"
-	h := uri[len(scheme):]
-	for i := 0; i < len(h); i++ {
-		if h[i] == '/' {
-			return h[:i]
-		}
-	}
-	return h
 }
 
 // levelFilter drops records below min.

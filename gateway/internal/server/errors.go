@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -61,8 +63,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 // went wrong" with the details only in the log.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := s.render(err, r)
-	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "status", status, "error", err,
+	if status >= 500 && !errors.Is(err, context.Canceled) { // a client that left is not a failure
+		level := slog.LevelWarn // dependencies and upstreams: expected during outages
+		if status == http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "request failed", "status", status, "error", err,
 			"method", r.Method, "path", r.URL.Path, "request_id", r.Header.Get(headerRequestID))
 	}
 	h := w.Header()

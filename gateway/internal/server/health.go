@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,15 +36,8 @@ func (s *Server) readyz(c echo.Context) error {
 		checks[ch.Name] = "ok"
 	}
 	if len(failing) > 0 {
-		msg := "not ready: "
-		for i, f := range failing {
-			if i > 0 {
-				msg += ", "
-			}
-			msg += f
-		}
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{
-			"status": "error", "message": msg, "checks": checks,
+			"status": "error", "message": "not ready: " + strings.Join(failing, ", "), "checks": checks,
 		})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "checks": checks})

@@ -91,6 +91,3 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic (SIGTERM).
 func (s *Server) Drain() { s.draining.Store(true) }
-
-// ClientIP is the trusted-proxy-aware client address of r, for the proxy's X-Forwarded-For.
-func (s *Server) ClientIP(r *http.Request) string { return s.echo.IPExtractor(r) }
