@@ -184,17 +184,42 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sto
 		return nil, fmt.Errorf("mongodb: %w", err)
 	}
 	st.mc, st.db = mc, mc.Database(cfg.MongoDB.Database)
-	ropts, err := redis.ParseURL(redisURL)
-	if err != nil {
+	if st.rdb, err = newRedisClient(cfg.Redis.Mode, redisURL, cfg.Redis.Timeout); err != nil {
 		st.close(log)
-		return nil, fmt.Errorf("redis.url: %w", err)
+		return nil, err
 	}
-	ropts.DialTimeout = cfg.Redis.Timeout
-	ropts.ReadTimeout = cfg.Redis.Timeout
-	ropts.WriteTimeout = cfg.Redis.Timeout
-	ropts.ContextTimeoutEnabled = true // a hung Redis must not hold a request past its deadline
-	st.rdb = redis.NewClient(ropts)
 	return st, nil
+}
+
+// newRedisClient reads url as mode says (one server, a Cluster, or Sentinels) and
+// applies the per-call timeout. Errors: a URL the mode cannot read.
+func newRedisClient(mode, url string, timeout time.Duration) (redis.UniversalClient, error) {
+	switch mode {
+	case config.RedisCluster:
+		o, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("redis.url (cluster): %w", err)
+		}
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
+		o.ContextTimeoutEnabled = true
+		return redis.NewClusterClient(o), nil
+	case config.RedisSentinel:
+		o, err := redis.ParseFailoverURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("redis.url (sentinel): %w", err)
+		}
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
+		o.ContextTimeoutEnabled = true
+		return redis.NewFailoverClient(o), nil
+	default:
+		o, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("redis.url: %w", err)
+		}
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
+		o.ContextTimeoutEnabled = true // a hung Redis must not hold a request past its deadline
+		return redis.NewClient(o), nil
+	}
 }
 
 func (st *stores) close(log *slog.Logger) {

@@ -152,17 +152,19 @@ func startRedisChild(bin string) (*redisChild, error) {
 	return nil, fmt.Errorf("start redis-server: %w", errors.Join(errs...))
 }
 
-func tryRedisChild(bin, dir string) (*redisChild, error) {
+func tryRedisChild(bin, dir string, extra ...string) (*redisChild, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	logFile := filepath.Join(dir, "redis.log")
-	//nolint:gosec // G204: the binary comes from PATH lookup and every argument is built here; no shell.
-	cmd := exec.Command(bin,
+	args := append([]string{
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--save", "", "--appendonly", "no",
-		"--dir", dir, "--logfile", logFile, "--daemonize", "no")
+		"--dir", dir, "--logfile", logFile, "--daemonize", "no",
+	}, extra...)
+	//nolint:gosec // G204: the binary comes from PATH lookup and every argument is built here; no shell.
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {

@@ -54,6 +54,15 @@ type registry struct {
 	redisDesc   string // what the one-time log line says
 	redisErr    error
 
+	clusterOnce sync.Once
+	clusterURL  string
+	clusterErr  error
+	cluster     []*redisChild // started Redis Cluster and Sentinel processes
+
+	sentinelOnce sync.Once
+	sentinelURL  string
+	sentinelErr  error
+
 	mongoOnce   sync.Once
 	mongoLogged sync.Once
 	mongoURI    string
@@ -102,6 +111,11 @@ func (r *registry) stop() []error {
 	}
 	if r.redis != nil {
 		if err := r.redis.stop(stopTimeout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, node := range r.cluster {
+		if err := node.stop(stopTimeout); err != nil {
 			errs = append(errs, err)
 		}
 	}

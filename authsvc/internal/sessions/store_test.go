@@ -28,6 +28,16 @@ func TestStoreRedis(t *testing.T) {
 	})
 }
 
+// TestStoreRedisCluster runs the suite on a real three-master Redis Cluster: every
+// script touches one user's keys only, which share a hash tag and so a slot.
+func TestStoreRedisCluster(t *testing.T) {
+	runStoreTests(t, func(t *testing.T, cfg sessions.Config) *sessions.Store {
+		rdb, prefix := storetest.RedisCluster(t)
+		cfg.Prefix = prefix
+		return sessions.New(rdb, cfg)
+	})
+}
+
 // TestStoreMiniredis runs the same suite on miniredis (the embedded default), which
 // shows the suite tests the store's behaviour rather than one server's.
 func TestStoreMiniredis(t *testing.T) {

@@ -21,6 +21,16 @@ const (
 	ModeProduction  = "production"
 )
 
+// Redis deployments accepted in Redis.Mode.
+const (
+	// RedisSingle: URL names one server (redis://, rediss://, unix://).
+	RedisSingle = "single"
+	// RedisCluster: URL is redis://node1:port?addr=node2:port&addr=node3:port.
+	RedisCluster = "cluster"
+	// RedisSentinel: URL is redis://sentinel1:26379?master_name=NAME&addr=sentinel2:26379.
+	RedisSentinel = "sentinel"
+)
+
 // Route match kinds accepted in Route.Match.
 const (
 	// MatchPrefix matches the path and everything below it, on segment
@@ -77,9 +87,11 @@ type MongoDB struct {
 // Redis configures the session store. An empty URL selects the embedded
 // Redis-protocol server (development only).
 type Redis struct {
-	URL       string        `koanf:"url"`
-	KeyPrefix string        `koanf:"key_prefix"`
-	Timeout   time.Duration `koanf:"timeout"`
+	URL       string `koanf:"url"`
+	KeyPrefix string `koanf:"key_prefix"`
+	// Mode is RedisSingle, RedisCluster or RedisSentinel; it says how URL is read.
+	Mode    string        `koanf:"mode"`
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // Embedded holds the listen addresses of the embedded development stores.

@@ -18,7 +18,7 @@ func defaults() Config {
 		Mode:    ModeDevelopment,
 		DataDir: "./data",
 		MongoDB: MongoDB{URI: "", Database: "authgate", Timeout: 5 * time.Second},
-		Redis:   Redis{URL: "", KeyPrefix: "authgate:", Timeout: time.Second},
+		Redis:   Redis{URL: "", KeyPrefix: "authgate:", Timeout: time.Second, Mode: RedisSingle},
 		Embedded: Embedded{
 			MongoDBListen: "127.0.0.1:27018",
 			RedisListen:   "127.0.0.1:0",

@@ -75,7 +75,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"production", c.Production(), false},
 		{"data_dir", c.DataDir, "./data"},
 		{"mongodb", c.MongoDB, MongoDB{Database: "authgate", Timeout: 5 * time.Second}},
-		{"redis", c.Redis, Redis{KeyPrefix: "authgate:", Timeout: time.Second}},
+		{"redis", c.Redis, Redis{KeyPrefix: "authgate:", Timeout: time.Second, Mode: RedisSingle}},
 		{"embedded", c.Embedded, Embedded{MongoDBListen: "127.0.0.1:27018", RedisListen: "127.0.0.1:0"}},
 		{"access_ttl", c.Tokens.AccessTTL, 15 * time.Minute},
 		{"refresh_ttl", c.Tokens.RefreshTTL, 59 * time.Minute},

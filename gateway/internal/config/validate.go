@@ -156,6 +156,17 @@ func validateStores(c *Config, p *problems) {
 		!strings.HasPrefix(u, "rediss://") && !strings.HasPrefix(u, "unix://") {
 		p.add("redis.url", "must start with redis://, rediss:// or unix://")
 	}
+	switch c.Redis.Mode {
+	case RedisSingle:
+	case RedisCluster, RedisSentinel:
+		if c.Redis.URL == "" {
+			p.add("redis.mode", "%s needs redis.url (the embedded server is single)", c.Redis.Mode)
+		} else if c.Redis.Mode == RedisSentinel && !strings.Contains(c.Redis.URL, "master_name=") {
+			p.add("redis.url", "sentinel mode needs ?master_name=NAME in the URL")
+		}
+	default:
+		p.add("redis.mode", "must be single, cluster or sentinel")
+	}
 	if c.MongoDB.URI == "" {
 		validateAddr("embedded.mongodb_listen", c.Embedded.MongoDBListen, p)
 	}

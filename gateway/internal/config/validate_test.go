@@ -217,3 +217,27 @@ func aliasBomb() string {
 	}
 	return b.String()
 }
+
+func TestRedisMode(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string // a problem that must be reported, "" for none
+	}{
+		{map[string]string{"AUTHGATE_REDIS__MODE": "cluster", "AUTHGATE_REDIS__URL": "redis://a:1?addr=b:2"}, ""},
+		{map[string]string{"AUTHGATE_REDIS__MODE": "sentinel", "AUTHGATE_REDIS__URL": "redis://s:26379?master_name=m"}, ""},
+		{map[string]string{"AUTHGATE_REDIS__MODE": "sentinel", "AUTHGATE_REDIS__URL": "redis://s:26379"}, "redis.url: sentinel mode needs ?master_name=NAME"},
+		{map[string]string{"AUTHGATE_REDIS__MODE": "cluster"}, "redis.mode: cluster needs redis.url"},
+		{map[string]string{"AUTHGATE_REDIS__MODE": "ring"}, "redis.mode: must be single, cluster or sentinel"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.env["AUTHGATE_REDIS__MODE"]+tc.want, func(t *testing.T) {
+			_, err := Load(Options{Getenv: func(k string) string { return tc.env[k] }, DefaultFile: "-missing-", DotEnvFile: "-missing-"})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want a problem %q", err, tc.want)
+			}
+		})
+	}
+}
