@@ -2,6 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,4 +91,81 @@ func TestRedisSentinelMode(t *testing.T) {
 	expect(t, c.do("GET", "/api/auth/refresh", nil), 200, "")
 	expect(t, c.do("POST", "/api/auth/logout", nil), 200, "")
 	expect(t, c.do("GET", "/echo", nil), 401, "You are not logged in")
+}
+
+// cutter forwards TCP connections to target until cut, which closes the listener and
+// every open connection: a MongoDB (or anything) that disappears mid-test.
+type cutter struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newCutter(t *testing.T, target string) *cutter {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cutter{ln: ln}
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = in.Close()
+				continue
+			}
+			c.mu.Lock()
+			c.conns = append(c.conns, in, out)
+			c.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
+			go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
+		}
+	}()
+	t.Cleanup(c.cut)
+	return c
+}
+
+func (c *cutter) cut() {
+	_ = c.ln.Close()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.conns {
+		_ = conn.Close()
+	}
+	c.conns = nil
+}
+
+// TestMongoDown (SECURITY.md R2): with MongoDB gone, login and register answer 503 while
+// logged-in traffic keeps flowing: proxied requests and refresh need only Redis.
+func TestMongoDown(t *testing.T) {
+	u, err := url.Parse(storetest.MongoURI(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := newCutter(t, u.Host)
+	up := echoUpstream(t)
+	env := gatewayEnv(t, fmt.Sprintf("mongodown_%d", time.Now().UnixNano()))
+	env["AUTHGATE_MONGODB__URI"] = "mongodb://" + link.ln.Addr().String() + "/"
+	env["AUTHGATE_MONGODB__TIMEOUT"] = "500ms"
+	env["AUTHGATE_ROUTES"] = `[{"path":"/echo","upstream":"` + up + `","policy":"authenticated"}]`
+	c := newClient(t, startGateway(t, env))
+	s := &stack{base: c.base}
+	expect(t, s.register(t, c, "Ivy", "ivy@example.com", "ivy-password"), 201, "")
+	s.login(t, c, "ivy@example.com", "ivy-password")
+
+	link.cut()
+	expect(t, c.do("GET", "/echo", nil), 200, "")
+	expect(t, c.do("GET", "/api/auth/refresh", nil), 200, "")
+	expect(t, c.do("GET", "/echo", nil), 200, "")
+	unavailable := "Service temporarily unavailable, please retry"
+	expect(t, newClient(t, c.base).do("POST", "/api/auth/login",
+		map[string]string{"email": "ivy@example.com", "password": "ivy-password"}), 503, unavailable)
+	expect(t, s.register(t, newClient(t, c.base), "Jo", "jo@example.com", "jo-password"), 503, unavailable)
+	r := c.do("GET", "/readyz", nil)
+	expect(t, r, 503, "not ready: mongodb")
+	expect(t, c.do("GET", "/healthz", nil), 200, "")
 }
