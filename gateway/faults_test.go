@@ -54,43 +54,33 @@ func TestRedisDown(t *testing.T) {
 	expect(t, r, 503, "not ready: redis")
 }
 
-// TestRedisClusterMode runs the gateway on a real three-master Redis Cluster: login,
-// proxied request, refresh, logout.
-func TestRedisClusterMode(t *testing.T) {
-	url := storetest.RedisClusterURL(t)
-	up := echoUpstream(t)
-	env := gatewayEnv(t, fmt.Sprintf("cluster_%d", time.Now().UnixNano()))
-	env["AUTHGATE_REDIS__MODE"] = "cluster"
-	env["AUTHGATE_REDIS__URL"] = url
-	env["AUTHGATE_ROUTES"] = `[{"path":"/echo","upstream":"` + up + `","policy":"authenticated"}]`
-	c := newClient(t, startGateway(t, env))
-	s := &stack{base: c.base}
-	expect(t, s.register(t, c, "Gus", "gus@example.com", "gus-password"), 201, "")
-	s.login(t, c, "gus@example.com", "gus-password")
-	expect(t, c.do("GET", "/echo", nil), 200, "")
-	expect(t, c.do("GET", "/api/auth/refresh", nil), 200, "")
-	expect(t, c.do("GET", "/echo", nil), 200, "")
-	expect(t, c.do("GET", "/readyz", nil), 200, "")
-	expect(t, c.do("POST", "/api/auth/logout", nil), 200, "")
-	expect(t, c.do("GET", "/echo", nil), 401, "You are not logged in")
-}
-
-// TestRedisSentinelMode runs the gateway through a real Redis Sentinel.
-func TestRedisSentinelMode(t *testing.T) {
-	url := storetest.RedisSentinelURL(t)
-	up := echoUpstream(t)
-	env := gatewayEnv(t, fmt.Sprintf("sentinel_%d", time.Now().UnixNano()))
-	env["AUTHGATE_REDIS__MODE"] = "sentinel"
-	env["AUTHGATE_REDIS__URL"] = url
-	env["AUTHGATE_ROUTES"] = `[{"path":"/echo","upstream":"` + up + `","policy":"authenticated"}]`
-	c := newClient(t, startGateway(t, env))
-	s := &stack{base: c.base}
-	expect(t, s.register(t, c, "Hal", "hal@example.com", "hal-password"), 201, "")
-	s.login(t, c, "hal@example.com", "hal-password")
-	expect(t, c.do("GET", "/echo", nil), 200, "")
-	expect(t, c.do("GET", "/api/auth/refresh", nil), 200, "")
-	expect(t, c.do("POST", "/api/auth/logout", nil), 200, "")
-	expect(t, c.do("GET", "/echo", nil), 401, "You are not logged in")
+// TestRedisModes runs the gateway on a real three-master Redis Cluster and through a
+// real Sentinel: login, proxied request, refresh, logout.
+func TestRedisModes(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{
+		{"cluster", storetest.RedisClusterURL},
+		{"sentinel", storetest.RedisSentinelURL},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			env := gatewayEnv(t, fmt.Sprintf("%s_%d", mode.name, time.Now().UnixNano()))
+			env["AUTHGATE_REDIS__MODE"] = mode.name
+			env["AUTHGATE_REDIS__URL"] = mode.url(t)
+			env["AUTHGATE_ROUTES"] = `[{"path":"/echo","upstream":"` + echoUpstream(t) + `","policy":"authenticated"}]`
+			c := newClient(t, startGateway(t, env))
+			s := &stack{base: c.base}
+			expect(t, s.register(t, c, "Gus", "gus@example.com", "gus-password"), 201, "")
+			s.login(t, c, "gus@example.com", "gus-password")
+			expect(t, c.do("GET", "/echo", nil), 200, "")
+			expect(t, c.do("GET", "/api/auth/refresh", nil), 200, "")
+			expect(t, c.do("GET", "/echo", nil), 200, "")
+			expect(t, c.do("GET", "/readyz", nil), 200, "")
+			expect(t, c.do("POST", "/api/auth/logout", nil), 200, "")
+			expect(t, c.do("GET", "/echo", nil), 401, "You are not logged in")
+		})
+	}
 }
 
 // cutter forwards TCP connections to target until cut, which closes the listener and
