@@ -11,8 +11,6 @@ package config
 import (
 	"runtime"
 	"time"
-
-	"github.com/labstack/gommon/bytes"
 )
 
 // Modes accepted in Config.Mode.
@@ -201,11 +199,4 @@ func (p Passwords) HashConcurrency() int {
 		return p.MaxConcurrentHashes
 	}
 	return 2 * runtime.GOMAXPROCS(0)
-}
-
-// BodyLimitBytes returns BodyLimit in bytes, parsed exactly as Echo's
-// BodyLimit middleware parses it. It returns the parser's error for a
-// malformed limit (Load has already rejected those).
-func (s Server) BodyLimitBytes() (int64, error) {
-	return bytes.Parse(s.BodyLimit)
 }

@@ -106,9 +106,6 @@ func TestLoadDefaults(t *testing.T) {
 			}
 		})
 	}
-	if n, err := c.Server.BodyLimitBytes(); err != nil || n != 10000 {
-		t.Errorf("BodyLimitBytes = %d, %v; want 10000", n, err)
-	}
 	if c.Passwords.HashConcurrency() < 2 {
 		t.Errorf("HashConcurrency = %d", c.Passwords.HashConcurrency())
 	}
