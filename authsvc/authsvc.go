@@ -1,9 +1,8 @@
-// Package authsvc is the account service the gateway mounts in-process: users in
-// MongoDB, passwords, RS256 (or ES256/EdDSA) JWTs, sessions in Redis, the /api/auth
-// handlers and Authenticate for the proxy's hot path.
-//
-// Handlers return errors (the sentinels in errors.go or *ValidationError); the gateway
-// maps them to responses in one place.
+// Package authsvc is the account core the gateway runs in-process: users in MongoDB,
+// passwords, JWT access and refresh tokens (RS256, ES256 or EdDSA) and sessions in Redis.
+// It has no HTTP in it: the JSON API, the sign-in page, forward auth and the CLI are thin
+// callers of Register, Login, Refresh, Logout, Authenticate and the session methods, and
+// each maps the sentinel errors of errors.go to its own answers.
 package authsvc
 
 import (
@@ -11,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,100 +21,108 @@ import (
 	"github.com/authgate/authgate/authsvc/internal/users"
 )
 
-// Cookie names of the seed contract.
-const (
-	AccessCookie   = "access_token"
-	RefreshCookie  = "refresh_token"
-	LoggedInCookie = "logged_in"
-)
-
-// Keys are one token kind's keys, each as PEM, base64-encoded PEM or a file path.
-type Keys struct {
-	Private  string   // signing key
-	Public   string   // optional; must match Private when set
-	Previous []string // verify-only public keys (rotation)
-}
-
-// Config configures the account service. Zero durations take the seed's defaults.
+// Config configures the account core. Every value is required: the gateway's
+// configuration package is the one source of defaults. Only Clock and Logger may be nil.
 type Config struct {
-	AccessTTL    time.Duration // default 15m
-	RefreshTTL   time.Duration // default 59m
-	RefreshGrace time.Duration // default 10s
-	IdleTTL      time.Duration // default 60m
-	MaxTTL       time.Duration // default 168h
-	Leeway       time.Duration // clock skew allowed on exp/nbf/iat; 0 = none (the gateway's default is 30s)
-	Issuer       string        // default "authgate"
-	Audience     string        // default "authgate"
+	AccessTTL    time.Duration // access token lifetime
+	RefreshTTL   time.Duration // refresh token lifetime
+	RefreshGrace time.Duration // a just-rotated refresh token still gets an access token this long
+	IdleTTL      time.Duration // sessions slide by this much at every refresh
+	MaxTTL       time.Duration // and never outlive this
+	MaxSessions  int           // sessions per user; the least recently used go first
+	Leeway       time.Duration // clock skew allowed on exp/nbf/iat, 0..60s
+	Issuer       string
+	Audience     string
 
-	AccessKeys  Keys
-	RefreshKeys Keys
-	// KeyDir, when set and a kind has no private key configured, is where development keys
-	// are generated once and then reused, so restarts keep users logged in.
-	KeyDir string
+	Keys *Keys // from LoadKeys
 
-	SecureCookies     bool   // Secure on every cookie (production)
-	RefreshCookiePath string // default "/"
+	PasswordMaxLength   int    // characters
+	MaxConcurrentHashes int    // argon2id computations at once
+	HashMemoryKiB       uint32 // argon2id memory; 0 means the OWASP 19 MiB (tests may lower it)
+	HashIterations      uint32 // argon2id passes; 0 means 2
 
-	PasswordMaxLength   int    // characters; default 64
-	MaxConcurrentHashes int    // default 2×GOMAXPROCS
-	HashMemoryKiB       uint32 // argon2id memory; default 19456 (tests may lower it)
-	HashIterations      uint32 // argon2id time; default 2
+	RedisPrefix  string        // prefix of every key
+	RedisTimeout time.Duration // per Redis call
+	MongoTimeout time.Duration // per MongoDB call
 
-	RedisPrefix  string        // default "authgate:"
-	RedisTimeout time.Duration // per call; default 1s
-	MongoTimeout time.Duration // per call; default 5s
-
-	Clock  func() time.Time // default time.Now
-	Logger *slog.Logger     // default discards
+	Clock  func() time.Time // nil means time.Now
+	Logger *slog.Logger     // nil discards
 }
 
-func (c *Config) setDefaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+// check reports missing or out-of-range values, all at once.
+func (c *Config) check() error {
+	var errs []error
+	positive := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"AccessTTL", c.AccessTTL}, {"RefreshTTL", c.RefreshTTL}, {"RefreshGrace", c.RefreshGrace},
+		{"IdleTTL", c.IdleTTL}, {"MaxTTL", c.MaxTTL}, {"RedisTimeout", c.RedisTimeout}, {"MongoTimeout", c.MongoTimeout},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			errs = append(errs, fmt.Errorf("authsvc: %s must be > 0", p.name))
 		}
 	}
-	def(&c.AccessTTL, 15*time.Minute)
-	def(&c.RefreshTTL, 59*time.Minute)
-	def(&c.RefreshGrace, 10*time.Second)
-	def(&c.IdleTTL, 60*time.Minute)
-	def(&c.MaxTTL, 7*24*time.Hour)
-	def(&c.RedisTimeout, time.Second)
-	def(&c.MongoTimeout, 5*time.Second)
-	if c.Leeway < 0 {
-		c.Leeway = 0
+	if c.Leeway < 0 || c.Leeway > tokens.MaxLeeway {
+		errs = append(errs, fmt.Errorf("authsvc: Leeway must be between 0 and %s", tokens.MaxLeeway))
 	}
-	if c.Issuer == "" {
-		c.Issuer = "authgate"
+	if c.Issuer == "" || c.Audience == "" {
+		errs = append(errs, errors.New("authsvc: Issuer and Audience are required"))
 	}
-	if c.Audience == "" {
-		c.Audience = "authgate"
+	if c.Keys == nil {
+		errs = append(errs, errors.New("authsvc: Keys are required"))
 	}
-	if c.RefreshCookiePath == "" {
-		c.RefreshCookiePath = "/"
+	if c.PasswordMaxLength < MinPasswordLength || c.MaxConcurrentHashes <= 0 || c.MaxSessions <= 0 {
+		errs = append(errs, errors.New("authsvc: PasswordMaxLength, MaxConcurrentHashes and MaxSessions are required"))
 	}
-	if c.PasswordMaxLength <= 0 {
-		c.PasswordMaxLength = 64
-	}
-	if c.RedisPrefix == "" {
-		c.RedisPrefix = "authgate:"
-	}
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	return errors.Join(errs...)
 }
 
-// Identity is who an authenticated request belongs to.
+// Identity is who an authenticated request belongs to, as the session records it: the
+// role, email and name come from the session, so no request needs MongoDB.
 type Identity struct {
 	UserID    string
 	Role      string
 	SessionID string
+	Email     string
+	Name      string
 }
 
-// Service is the account service.
+// Credentials are what a user signs in with.
+type Credentials struct {
+	Email, Password string
+}
+
+// Client describes where a login comes from; it is stored with the session.
+type Client struct {
+	IP, UserAgent string
+}
+
+// Grant is the outcome of a login or a refresh: a session's tokens.
+type Grant struct {
+	Identity       Identity
+	AccessToken    string
+	AccessExpires  time.Time
+	RefreshToken   string // "" after a grace replay: the client keeps its current one
+	RefreshExpires time.Time
+}
+
+// User is an account as callers see it: never the password hash.
+type User struct {
+	ID, Name, Email, Role, Photo, Provider string
+	Verified                               bool
+	CreatedAt, UpdatedAt                   time.Time
+}
+
+// Session is one login of a user, as listed to them.
+type Session struct {
+	ID                             string
+	IP, UserAgent                  string
+	CreatedAt, LastSeen, ExpiresAt time.Time
+}
+
+// Service is the account core. It is safe for concurrent use.
 type Service struct {
 	cfg      Config
 	log      *slog.Logger
@@ -131,17 +136,38 @@ type Service struct {
 	failFloor time.Duration
 }
 
-// New builds the service on db (users) and rdb (sessions). It fails when keys cannot be
-// loaded or generated.
+// New builds the core on db (users) and rdb (sessions). It touches neither: Init
+// prepares the database. Errors: a Config value missing or out of range.
 func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, error) {
-	cfg.setDefaults()
-	access, err := newCodec(cfg, tokens.Access, cfg.AccessKeys)
-	if err != nil {
-		return nil, fmt.Errorf("access token keys: %w", err)
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	refresh, err := newCodec(cfg, tokens.Refresh, cfg.RefreshKeys)
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	codec := func(typ tokens.Type, ttl time.Duration, keys *tokens.KeySet) (*tokens.Codec, error) {
+		return tokens.New(tokens.Config{
+			Type: typ, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: ttl, Leeway: cfg.Leeway,
+			Keys: keys, Clock: cfg.Clock,
+		})
+	}
+	access, err := codec(tokens.Access, cfg.AccessTTL, cfg.Keys.access)
 	if err != nil {
-		return nil, fmt.Errorf("refresh token keys: %w", err)
+		return nil, err
+	}
+	refresh, err := codec(tokens.Refresh, cfg.RefreshTTL, cfg.Keys.refresh)
+	if err != nil {
+		return nil, err
+	}
+	store, err := sessions.New(rdb, sessions.Config{
+		Prefix: cfg.RedisPrefix, IdleTTL: cfg.IdleTTL, MaxTTL: cfg.MaxTTL, Grace: cfg.RefreshGrace,
+		Timeout: cfg.RedisTimeout, MaxPerUser: cfg.MaxSessions, Clock: cfg.Clock,
+	})
+	if err != nil {
+		return nil, err
 	}
 	params := password.DefaultParams()
 	if cfg.HashMemoryKiB > 0 {
@@ -151,17 +177,10 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 		params.Time = cfg.HashIterations
 	}
 	return &Service{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		users: users.New(db, cfg.MongoTimeout),
-		sessions: sessions.New(rdb, sessions.Config{
-			Prefix:  cfg.RedisPrefix,
-			IdleTTL: cfg.IdleTTL,
-			MaxTTL:  cfg.MaxTTL,
-			Grace:   cfg.RefreshGrace,
-			Timeout: cfg.RedisTimeout,
-			Clock:   cfg.Clock,
-		}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		users:    users.New(db, cfg.MongoTimeout),
+		sessions: store,
 		access:   access,
 		verified: tokens.NewCache(access, 0),
 		refresh:  refresh,
@@ -169,115 +188,77 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 	}, nil
 }
 
-// Init prepares MongoDB: the unique email index, normalised emails for seed accounts,
-// and the failed-login time floor while seed bcrypt hashes remain. Errors wrap
-// ErrUnavailable, or describe an index that contradicts ours.
+// ErrMigrationNeeded: the users collection holds the seed backend's data and has not
+// been migrated (emails as typed would let ALICE@x register beside Alice@x).
+var ErrMigrationNeeded = errors.New("the users collection comes from the seed backend and has not been migrated: " +
+	"run `gateway migrate` (or start with `gateway serve --migrate`)")
+
+// Init prepares MongoDB for serving without scanning the users: the unique email index
+// and the failed-login time floor, read from the bookkeeping Migrate keeps. While bcrypt
+// hashes may remain, every failed login is padded to the time one bcrypt check takes, so
+// an unknown email does not stand out against a seed account (SECURITY.md P3).
+// Errors: ErrMigrationNeeded, errors wrapping ErrUnavailable, or an index that
+// contradicts ours.
 func (s *Service) Init(ctx context.Context) error {
+	if err := s.ensureIndexes(ctx); err != nil {
+		return err
+	}
+	meta, err := s.users.LoadMeta(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if !meta.Legacy {
+		return nil
+	}
+	if meta.ResumeAfter != nil || meta.MigratedAt.IsZero() {
+		return ErrMigrationNeeded
+	}
+	floor, err := s.hasher.BcryptTime(ctx, meta.BcryptCost)
+	if err != nil {
+		return hashError(err)
+	}
+	s.failFloor = floor * 5 / 4
+	s.log.InfoContext(ctx, "seed bcrypt hashes may remain: failed logins are padded", "floor_ms", s.failFloor.Milliseconds())
+	return nil
+}
+
+func (s *Service) ensureIndexes(ctx context.Context) error {
 	if err := s.users.EnsureIndexes(ctx); err != nil {
 		if errors.Is(err, users.ErrUnavailable) {
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		return err
 	}
-	conflicts, err := s.users.NormalizeEmails(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	if len(conflicts) > 0 {
-		s.log.WarnContext(ctx, "users whose email differs from another account's only by case or spaces keep it as typed; merge or delete them",
-			"user_ids", conflicts)
-	}
-	return s.measureFailFloor(ctx)
-}
-
-// measureFailFloor sets the time every failed login is padded to: while any seed bcrypt
-// hash remains, 1.25× the time one takes to verify, so that an unknown email (answered
-// after an argon2id dummy verify) does not stand out against a seed account (SECURITY.md P3).
-func (s *Service) measureFailFloor(ctx context.Context) error {
-	hash, err := s.users.AnyBcryptHash(ctx)
-	if errors.Is(err, users.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	probe, err := s.access.NewID()
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if _, _, err := s.hasher.Verify(ctx, hash, probe); err != nil && !errors.Is(err, password.ErrMalformedHash) {
-		return hashError(err)
-	}
-	s.failFloor = time.Since(start) * 5 / 4
-	s.log.InfoContext(ctx, "seed bcrypt hashes present: failed logins are padded", "floor_ms", s.failFloor.Milliseconds())
 	return nil
 }
 
-// TokenFromRequest returns the access token of r: the Bearer token of the Authorization
-// header if there is one, else the access_token cookie; "" when neither.
-func TokenFromRequest(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
-			return strings.TrimSpace(h[7:])
-		}
-	}
-	if c, err := r.Cookie(AccessCookie); err == nil {
-		return c.Value
-	}
-	return ""
-}
+// MigrationReport says what Migrate did.
+type MigrationReport = users.MigrationReport
 
-// AuthenticateRequest authenticates r exactly as the seed did: ErrNotLoggedIn without a
-// token, then as Authenticate.
-func (s *Service) AuthenticateRequest(r *http.Request) (Identity, error) {
-	tok := TokenFromRequest(r)
-	if tok == "" {
-		return Identity{}, ErrNotLoggedIn
+// Migrate brings a seed database up to date (emails normalised, bcrypt hashes counted)
+// in batches, resumably, and records the outcome so that the next start pads failed
+// logins only while bcrypt hashes remain. Errors wrap ErrUnavailable.
+func (s *Service) Migrate(ctx context.Context) (MigrationReport, error) {
+	if err := s.ensureIndexes(ctx); err != nil {
+		return MigrationReport{}, err
 	}
-	return s.Authenticate(r.Context(), tok)
-}
-
-// Authenticate verifies an access token and its session: one signature check per token
-// (then cached until it expires) and one Redis read per request, never MongoDB.
-// Errors: ErrInvalidToken, ErrSessionExpired, ErrUnavailable.
-func (s *Service) Authenticate(ctx context.Context, token string) (Identity, error) {
-	claims, err := s.verified.Parse(token)
+	rep, err := s.users.Migrate(ctx, 500)
 	if err != nil {
-		return Identity{}, ErrInvalidToken
+		return rep, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	sess, err := s.sessions.Get(ctx, claims.Subject, claims.SessionID)
-	if err != nil {
-		return Identity{}, s.sessionError(err)
-	}
-	return Identity{UserID: sess.UserID, Role: sess.Role, SessionID: sess.ID}, nil
+	return rep, nil
 }
 
-// sessionError translates a session store error for the authentication path.
-func (s *Service) sessionError(err error) error {
-	if errors.Is(err, sessions.ErrNotFound) || errors.Is(err, sessions.ErrReplay) {
-		return ErrSessionExpired
+// Ready reports whether Redis and MongoDB answer, as two checks for readiness.
+func (s *Service) Ready() []Check {
+	return []Check{
+		{Name: "redis", Run: s.sessions.Ping},
+		{Name: "mongodb", Run: s.users.Ping},
 	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// CheckKeys signs and verifies a probe token with each key (readiness): it fails when a
-// signer (a file, an HSM) stops working.
-func (s *Service) CheckKeys(context.Context) error {
-	for _, c := range []*tokens.Codec{s.access, s.refresh} {
-		tok, _, err := c.Issue("readiness", "readiness", "readiness")
-		if err != nil {
-			return err
-		}
-		if _, err := c.Parse(tok); err != nil {
-			return err
-		}
-	}
-	return nil
+// Check is one named dependency check.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context) error
 }
-
-// PingRedis reports whether Redis answers (readiness).
-func (s *Service) PingRedis(ctx context.Context) error { return s.sessions.Ping(ctx) }
-
-// PingMongo reports whether MongoDB answers.
-func (s *Service) PingMongo(ctx context.Context) error { return s.users.Ping(ctx) }

@@ -1,51 +1,60 @@
 package authsvc
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
-// Sentinel errors returned by the account service. The gateway maps each one to the
-// seed's status code and message in a single table (gateway/internal/server/errors.go);
-// test for them with errors.Is.
+// Sentinel errors of the account core. The gateway maps each one to a status and message
+// in one table (gateway/internal/httperr); test for them with errors.Is.
 var (
-	// ErrNotLoggedIn: the request carries no access token at all (401
-	// "You are not logged in"; the seed client refreshes only on this message).
+	// ErrNotLoggedIn: no credential at all (the seed client refreshes only on this).
 	ErrNotLoggedIn = errors.New("not logged in")
 	// ErrInvalidToken: the token is malformed, badly signed, expired or of the wrong type.
 	ErrInvalidToken = errors.New("invalid token")
 	// ErrSessionExpired: the token is fine but its session is gone (logged out, revoked,
 	// idle or absolute limit reached, user deleted).
 	ErrSessionExpired = errors.New("session expired")
-	// ErrForbidden: authenticated, but the role is not allowed on this route.
+	// ErrForbidden: authenticated, but the role is not allowed.
 	ErrForbidden = errors.New("forbidden")
-	// ErrInvalidCredentials: unknown email, wrong password or disabled account; the three are
-	// indistinguishable on purpose.
+	// ErrInvalidCredentials: unknown email, wrong password or unusable hash; the cases are
+	// indistinguishable on purpose (SECURITY.md P3).
 	ErrInvalidCredentials = errors.New("invalid email or password")
 	// ErrEmailTaken: registration with an email that already has an account.
 	ErrEmailTaken = errors.New("email already exists")
 	// ErrRefreshFailed: the refresh token is missing, invalid, replayed or its session is gone.
 	ErrRefreshFailed = errors.New("could not refresh access token")
-	// ErrMalformedBody: the request body is not a JSON object.
-	ErrMalformedBody = errors.New("malformed JSON body")
+	// ErrNotFound: no such user or session (of this user).
+	ErrNotFound = errors.New("not found")
 	// ErrUnavailable: a dependency (Redis, MongoDB, the hashing pool) cannot answer in time;
 	// the caller should retry. Never means "allowed".
 	ErrUnavailable = errors.New("service unavailable")
 )
 
-// ValidationError lists every problem found in a request body, in the seed's shape:
-// {"status":"fail","error":[{"path":["body","email"],"message":"...","code":"..."}]}.
+// Issue codes of a ValidationError.
+const (
+	IssueRequired = "required" // missing or blank
+	IssueInvalid  = "invalid"  // not a usable value (an email that is not one)
+	IssueTooShort = "too_short"
+	IssueTooLong  = "too_long"
+)
+
+// Issue is one problem with one field of the input.
+type Issue struct {
+	Field string // "name", "email", "password"
+	Code  string // IssueRequired, IssueInvalid, IssueTooShort, IssueTooLong
+}
+
+// ValidationError lists every problem found in an input, in field order. Callers turn
+// the codes into their own words (the JSON API uses the seed's messages).
 type ValidationError struct {
 	Issues []Issue
 }
 
-// Issue is one validation problem.
-type Issue struct {
-	Path    []string `json:"path"`
-	Message string   `json:"message"`
-	Code    string   `json:"code"`
-}
-
 func (e *ValidationError) Error() string {
-	if len(e.Issues) == 0 {
-		return "validation failed"
+	parts := make([]string, 0, len(e.Issues))
+	for _, is := range e.Issues {
+		parts = append(parts, is.Field+" "+is.Code)
 	}
-	return "validation failed: " + e.Issues[0].Message
+	return "validation failed: " + strings.Join(parts, ", ")
 }

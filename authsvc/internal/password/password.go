@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Sentinel errors; test with errors.Is.
@@ -263,3 +264,25 @@ func weaker(stored, current Params) bool {
 
 // cryptoRand returns the system's secure random source.
 func cryptoRand() io.Reader { return rand.Reader }
+
+// BcryptTime returns how long verifying one bcrypt hash of the given cost takes here,
+// measured on a freshly made hash (costs outside 4..16 are read as the seed's 12). It
+// holds a hashing slot while it measures. Errors: ErrBusy.
+func (h *Hasher) BcryptTime(ctx context.Context, cost int) (time.Duration, error) {
+	if cost < bcrypt.MinCost || cost > maxBcryptCost {
+		cost = 12
+	}
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	probe := []byte(rand.Text())
+	hash, err := bcrypt.GenerateFromPassword(probe, cost)
+	if err != nil {
+		return 0, fmt.Errorf("password: bcrypt probe: %w", err)
+	}
+	start := time.Now()
+	_ = bcrypt.CompareHashAndPassword(hash, probe)
+	return time.Since(start), nil
+}

@@ -18,12 +18,14 @@ const (
 	fExpiresAt = "exp"
 	fIP        = "ip"
 	fUserAgent = "ua"
+	fEmail     = "email"
+	fName      = "name"
 
-	numFields = 10
+	numFields = 12
 )
 
 func recordFields() []string {
-	return []string{fUserID, fRole, fJTI, fPrevJTI, fRotatedAt, fCreatedAt, fLastSeen, fExpiresAt, fIP, fUserAgent}
+	return []string{fUserID, fRole, fJTI, fPrevJTI, fRotatedAt, fCreatedAt, fLastSeen, fExpiresAt, fIP, fUserAgent, fEmail, fName}
 }
 
 // encode returns the record's field/value pairs for HSET.
@@ -39,6 +41,8 @@ func encode(s Session) []any {
 		fExpiresAt, timeToMS(s.ExpiresAt),
 		fIP, s.IP,
 		fUserAgent, s.UserAgent,
+		fEmail, s.Email,
+		fName, s.Name,
 	}
 }
 
@@ -65,6 +69,8 @@ func decode(sessionID string, vals []any) (s Session, ok bool) {
 		ExpiresAt:      msToTime(str(7)),
 		IP:             str(8),
 		UserAgent:      str(9),
+		Email:          str(10),
+		Name:           str(11),
 	}, true
 }
 

@@ -11,7 +11,7 @@ import "github.com/redis/go-redis/v9"
 // luaPrelude defines what several scripts share: F, the record fields in
 // recordFields order, and live, the same rule as Store.live.
 const luaPrelude = `
-local F = {'uid', 'role', 'rjti', 'prjti', 'rot', 'cat', 'seen', 'exp', 'ip', 'ua'}
+local F = {'uid', 'role', 'rjti', 'prjti', 'rot', 'cat', 'seen', 'exp', 'ip', 'ua', 'email', 'name'}
 local function live(r, now, idle)
   local exp, seen = tonumber(r[8]), tonumber(r[7])
   if not exp or not seen or exp == 0 or seen == 0 then return false end
@@ -19,28 +19,31 @@ local function live(r, now, idle)
 end
 `
 
-// luaCreate: KEYS = record, index. ARGV = sid, now, record TTL ms, expiresAt ms,
-// record base, field/value pairs... Returns 1, or 0 when the session id is taken.
-// It first prunes index entries whose record is gone or past its absolute expiry.
+// luaCreate: KEYS = record, index. ARGV = sid, now, record TTL ms, record base, max
+// sessions per user, field/value pairs... Returns {0} when the session id is
+// taken, else {1, evicted sids...}. It first drops index entries whose record has
+// expired (by score: the work is what expired), then evicts the least recently used
+// sessions beyond the limit, so it never walks the whole index.
 const luaCreate = `
 local rec, idx = KEYS[1], KEYS[2]
-local sid, now, ttl, exp, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-if redis.call('EXISTS', rec) == 1 then return 0 end
-local m = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
-for i = 1, #m, 2 do
-  if tonumber(m[i + 1]) <= now then
-    redis.call('DEL', base .. m[i])
-    redis.call('ZREM', idx, m[i])
-  elseif redis.call('EXISTS', base .. m[i]) == 0 then
-    redis.call('ZREM', idx, m[i])
-  end
+local sid, now, ttl, base, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+if redis.call('EXISTS', rec) == 1 then return {0} end
+redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
+local out = {1}
+local n = redis.call('ZCARD', idx)
+while n >= max do
+  local old = redis.call('ZRANGE', idx, 0, 0)
+  redis.call('DEL', base .. old[1])
+  redis.call('ZREM', idx, old[1])
+  out[#out + 1] = old[1]
+  n = n - 1
 end
 redis.call('HSET', rec, unpack(ARGV, 6))
 redis.call('PEXPIRE', rec, ttl)
-redis.call('ZADD', idx, exp, sid)
+redis.call('ZADD', idx, now + ttl, sid)
 local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', idx, math.max(1, tonumber(top[2]) - now))
-return 1
+return out
 `
 
 // luaRotate: KEYS = record, index. ARGV = sid, presented jti, new jti, now, grace ms,
@@ -58,8 +61,11 @@ if not live(r, now, idle) then
   return {0}
 end
 if r[3] == presented then
+  local ttl = math.max(1, math.min(idle, tonumber(r[8]) - now))
   redis.call('HSET', rec, 'rjti', new, 'prjti', presented, 'rot', ARGV[4], 'seen', ARGV[4])
-  redis.call('PEXPIRE', rec, math.max(1, math.min(idle, tonumber(r[8]) - now)))
+  redis.call('PEXPIRE', rec, ttl)
+  redis.call('ZADD', idx, now + ttl, sid)
+  if redis.call('PTTL', idx) < ttl then redis.call('PEXPIRE', idx, ttl) end
   r[3], r[4], r[5], r[7] = new, presented, ARGV[4], ARGV[4]
   return {1, unpack(r)}
 end

@@ -6,13 +6,17 @@
 // tag {<userID>} and so lives in one slot, which lets a Lua script touch all of them:
 //
 //	<prefix>sess:{<userID>}:<sessionID>   hash: the session record
-//	<prefix>user:{<userID>}:sessions      sorted set of session ids, score = absolute expiry (unix ms)
+//	<prefix>user:{<userID>}:sessions      sorted set of session ids, score = the record's expiry (unix ms)
 //
 // A record expires after IdleTTL without a refresh, and never lives past its
 // absolute limit (CreatedAt + MaxTTL); the key's TTL enforces both on the server and
-// every read checks them again against the injected clock. Every change that touches
-// a record and the index runs in one Lua script (or MULTI), so a record never exists
-// without its index entry. Times are stored as unix milliseconds.
+// every read checks them again against the injected clock. The index score is the
+// same expiry (slid by every rotation), so dead entries are pruned by score and the
+// lowest score is the least recently used session. A user has at most MaxPerUser
+// sessions: a new login evicts the least recently used beyond that, so no script
+// ever walks more than MaxPerUser entries. Every change that touches a record and the
+// index runs in one Lua script (or MULTI), so a record never exists without its index
+// entry. Times are stored as unix milliseconds.
 package sessions
 
 import (
@@ -48,26 +52,22 @@ type Session struct {
 	LastSeen         time.Time // last rotation or grace replay
 	ExpiresAt        time.Time // absolute limit (CreatedAt + MaxTTL)
 	IP, UserAgent    string
+	Email, Name      string // shown to upstreams by forward auth; never used to authorise
 }
 
-// Config configures a Store. Zero fields take the defaults.
+// Config configures a Store. Every duration and MaxPerUser is required (the gateway's
+// configuration is the one source of defaults); Prefix may be empty.
 type Config struct {
-	Prefix  string        // key prefix, default "authgate:"
-	IdleTTL time.Duration // sliding idle expiry, default 60m
-	MaxTTL  time.Duration // absolute maximum, default 168h
-	Grace   time.Duration // refresh reuse grace window, default 10s; negative: no grace
-	Timeout time.Duration // deadline added to every Redis call, default 1s
-	Clock   func() time.Time
+	Prefix  string        // key prefix
+	IdleTTL time.Duration // sliding idle expiry, > 0
+	MaxTTL  time.Duration // absolute maximum, > 0 (it caps the idle expiry)
+	Grace   time.Duration // refresh reuse grace window, >= 0 (0: none)
+	Timeout time.Duration // deadline added to every Redis call, > 0
+	// MaxPerUser bounds a user's sessions, > 0; a new one evicts the least recently used
+	// beyond it.
+	MaxPerUser int
+	Clock      func() time.Time // nil means time.Now
 }
-
-// Defaults applied by New to zero (or negative) fields of Config.
-const (
-	DefaultPrefix  = "authgate:"
-	DefaultIdleTTL = 60 * time.Minute
-	DefaultMaxTTL  = 7 * 24 * time.Hour
-	DefaultGrace   = 10 * time.Second
-	DefaultTimeout = time.Second
-)
 
 // Outcome tells how Rotate treated the presented refresh token.
 type Outcome int
@@ -96,6 +96,7 @@ func (o Outcome) String() string {
 type Store struct {
 	rdb     redis.UniversalClient
 	cfg     Config
+	graceMS int64 // Grace for the scripts; -1 when there is none
 	scripts scripts
 	fields  []string // record fields in the order of every HMGET and script reply
 }
@@ -103,29 +104,25 @@ type Store struct {
 // New returns a Store on rdb. Give rdb ContextTimeoutEnabled (or read/write timeouts
 // no longer than cfg.Timeout): without it go-redis ignores context deadlines on the
 // socket and a silent server holds a call for its own ReadTimeout.
-func New(rdb redis.UniversalClient, cfg Config) *Store {
-	if cfg.Prefix == "" {
-		cfg.Prefix = DefaultPrefix
-	}
-	if cfg.IdleTTL <= 0 {
-		cfg.IdleTTL = DefaultIdleTTL
-	}
-	if cfg.MaxTTL <= 0 {
-		cfg.MaxTTL = DefaultMaxTTL
-	}
+//
+// Errors: ErrInvalid when a required field of cfg is missing or out of range.
+func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	switch {
-	case cfg.Grace == 0:
-		cfg.Grace = DefaultGrace
+	case cfg.IdleTTL <= 0, cfg.MaxTTL <= 0, cfg.Timeout <= 0:
+		return nil, invalid("new", "IdleTTL, MaxTTL and Timeout must be > 0")
 	case cfg.Grace < 0:
-		cfg.Grace = -time.Millisecond // now-RotatedAt is never <= -1 ms
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
+		return nil, invalid("new", "Grace must be >= 0")
+	case cfg.MaxPerUser <= 0:
+		return nil, invalid("new", "MaxPerUser must be > 0")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Store{rdb: rdb, cfg: cfg, scripts: newScripts(), fields: recordFields()}
+	graceMS := cfg.Grace.Milliseconds()
+	if graceMS == 0 {
+		graceMS = -1 // now-RotatedAt is never <= -1: no grace at all
+	}
+	return &Store{rdb: rdb, cfg: cfg, graceMS: graceMS, scripts: newScripts(), fields: recordFields()}, nil
 }
 
 // recordKey is the key of one session record.

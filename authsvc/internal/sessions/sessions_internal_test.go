@@ -1,58 +1,56 @@
 package sessions
 
 import (
-	"reflect"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestNewDefaults(t *testing.T) {
-	clock := func() time.Time { return time.Unix(1, 0) }
+// testConfig is a complete Config for unit tests that need no server.
+func testConfig() Config {
+	return Config{IdleTTL: time.Minute, MaxTTL: time.Hour, Grace: time.Second, Timeout: time.Second, MaxPerUser: 5}
+}
+
+// TestNewRequiresValues: the store takes its limits from the caller (the gateway's
+// configuration is the one source of defaults) and refuses missing or inconsistent ones.
+func TestNewRequiresValues(t *testing.T) {
 	tests := []struct {
-		name string
-		in   Config
-		want Config
+		name   string
+		change func(*Config)
+		ok     bool
 	}{
-		{
-			name: "zero config",
-			want: Config{Prefix: DefaultPrefix, IdleTTL: DefaultIdleTTL, MaxTTL: DefaultMaxTTL, Grace: DefaultGrace, Timeout: DefaultTimeout},
-		},
-		{
-			name: "everything set",
-			in:   Config{Prefix: "p:", IdleTTL: time.Minute, MaxTTL: time.Hour, Grace: time.Second, Timeout: time.Millisecond, Clock: clock},
-			want: Config{Prefix: "p:", IdleTTL: time.Minute, MaxTTL: time.Hour, Grace: time.Second, Timeout: time.Millisecond},
-		},
-		{
-			name: "negative grace disables the window",
-			in:   Config{Grace: -1},
-			want: Config{Prefix: DefaultPrefix, IdleTTL: DefaultIdleTTL, MaxTTL: DefaultMaxTTL, Grace: -time.Millisecond, Timeout: DefaultTimeout},
-		},
-		{
-			name: "negative durations take defaults",
-			in:   Config{IdleTTL: -1, MaxTTL: -1, Timeout: -1},
-			want: Config{Prefix: DefaultPrefix, IdleTTL: DefaultIdleTTL, MaxTTL: DefaultMaxTTL, Grace: DefaultGrace, Timeout: DefaultTimeout},
-		},
+		{"complete", func(*Config) {}, true},
+		{"zero grace means none", func(c *Config) { c.Grace = 0 }, true},
+		{"zero idle", func(c *Config) { c.IdleTTL = 0 }, false},
+		{"zero max", func(c *Config) { c.MaxTTL = 0 }, false},
+		{"zero timeout", func(c *Config) { c.Timeout = 0 }, false},
+		{"negative grace", func(c *Config) { c.Grace = -1 }, false},
+		{"zero max per user", func(c *Config) { c.MaxPerUser = 0 }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := New(nil, tc.in).cfg
-			if got.Clock == nil {
+			cfg := testConfig()
+			tc.change(&cfg)
+			st, err := New(nil, cfg)
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalid)) {
+				t.Fatalf("New = %v, %v; want ok %v", st, err, tc.ok)
+			}
+			if tc.ok && st.cfg.Clock == nil {
 				t.Fatal("Clock left nil")
 			}
-			if tc.in.Clock != nil && !got.Clock().Equal(clock()) {
-				t.Fatal("injected Clock replaced")
-			}
-			got.Clock = nil
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("config %+v, want %+v", got, tc.want)
-			}
 		})
+	}
+	st, _ := New(nil, Config{IdleTTL: time.Minute, MaxTTL: time.Hour, Timeout: time.Second, MaxPerUser: 1})
+	if st.graceMS != -1 {
+		t.Fatalf("no grace: graceMS %d, want -1", st.graceMS)
 	}
 }
 
 func TestKeyLayout(t *testing.T) {
-	st := New(nil, Config{Prefix: "ag:"})
+	cfg := testConfig()
+	cfg.Prefix = "ag:"
+	st, _ := New(nil, cfg)
 	tests := []struct {
 		name, got, want string
 	}{
@@ -137,7 +135,7 @@ func TestEncodeDecode(t *testing.T) {
 }
 
 func TestLiveFailsClosed(t *testing.T) {
-	st := New(nil, Config{IdleTTL: time.Minute})
+	st, _ := New(nil, testConfig())
 	now := time.UnixMilli(1_700_000_000_000)
 	tests := []struct {
 		name string

@@ -12,20 +12,22 @@ import (
 
 // Create stores s together with its index entry, atomically (one script). It fills
 // CreatedAt and LastSeen with now and ExpiresAt with now+MaxTTL when they are zero, and
-// caps ExpiresAt at now+MaxTTL. The record's TTL is min(IdleTTL, ExpiresAt-now). It
-// returns the session as stored (times truncated to milliseconds).
+// caps ExpiresAt at now+MaxTTL. The record's TTL is min(IdleTTL, ExpiresAt-now). When
+// the user already has MaxPerUser sessions, the least recently used are revoked to make
+// room; their ids are returned in evicted. It returns the session as stored (times
+// truncated to milliseconds).
 //
 // Errors: ErrInvalid (malformed ID, UserID or RefreshJTI, ExpiresAt not in the future,
 // session ID already in use), ErrUnavailable.
-func (st *Store) Create(ctx context.Context, s Session) (Session, error) {
+func (st *Store) Create(ctx context.Context, s Session) (stored Session, evicted []string, err error) {
 	const op = "create"
 	switch {
 	case !validID(s.UserID):
-		return Session{}, invalid(op, "malformed user id")
+		return Session{}, nil, invalid(op, "malformed user id")
 	case !validID(s.ID):
-		return Session{}, invalid(op, "malformed session id")
+		return Session{}, nil, invalid(op, "malformed session id")
 	case !validJTI(s.RefreshJTI):
-		return Session{}, invalid(op, "malformed refresh jti")
+		return Session{}, nil, invalid(op, "malformed refresh jti")
 	}
 	now := truncMS(st.cfg.Clock())
 	if s.CreatedAt.IsZero() {
@@ -39,24 +41,32 @@ func (st *Store) Create(ctx context.Context, s Session) (Session, error) {
 	}
 	s.CreatedAt, s.LastSeen, s.ExpiresAt, s.RotatedAt = truncMS(s.CreatedAt), truncMS(s.LastSeen), truncMS(s.ExpiresAt), truncMS(s.RotatedAt)
 	if !s.ExpiresAt.After(now) {
-		return Session{}, invalid(op, "expiry not in the future")
+		return Session{}, nil, invalid(op, "expiry not in the future")
 	}
 	ttl := min(st.cfg.IdleTTL, s.ExpiresAt.Sub(now))
 
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
 	args := append([]any{
-		s.ID, now.UnixMilli(), max(ttl.Milliseconds(), 1), s.ExpiresAt.UnixMilli(), st.recordBase(s.UserID),
+		s.ID, now.UnixMilli(), max(ttl.Milliseconds(), 1), st.recordBase(s.UserID), st.cfg.MaxPerUser,
 	}, encode(s)...)
 	keys := []string{st.recordKey(s.UserID, s.ID), st.indexKey(s.UserID)}
-	created, err := st.scripts.create.Run(ctx, st.rdb, keys, args...).Int()
+	reply, err := st.scripts.create.Run(ctx, st.rdb, keys, args...).Slice()
 	if err != nil {
-		return Session{}, unavailable(op, err)
+		return Session{}, nil, unavailable(op, err)
 	}
-	if created != 1 {
-		return Session{}, invalid(op, "session id already in use")
+	if len(reply) == 0 {
+		return Session{}, nil, unavailable(op, errors.New("empty script reply"))
 	}
-	return s, nil
+	if code, _ := reply[0].(int64); code != 1 {
+		return Session{}, nil, invalid(op, "session id already in use")
+	}
+	for _, v := range reply[1:] {
+		if sid, ok := v.(string); ok {
+			evicted = append(evicted, sid)
+		}
+	}
+	return s, evicted, nil
 }
 
 // Get returns the session in exactly one round trip (HMGET). A record past its
@@ -108,7 +118,7 @@ func (st *Store) Rotate(ctx context.Context, userID, sessionID, presentedJTI, ne
 	defer cancel()
 	keys := []string{st.recordKey(userID, sessionID), st.indexKey(userID)}
 	reply, err := st.scripts.rotate.Run(ctx, st.rdb, keys, sessionID, presentedJTI, newJTI,
-		st.cfg.Clock().UnixMilli(), st.cfg.Grace.Milliseconds(), st.cfg.IdleTTL.Milliseconds()).Slice()
+		st.cfg.Clock().UnixMilli(), st.graceMS, st.cfg.IdleTTL.Milliseconds()).Slice()
 	if err != nil {
 		return Session{}, 0, unavailable(op, err)
 	}

@@ -19,12 +19,21 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
+func mustNew(t testing.TB, rdb redis.UniversalClient, cfg sessions.Config) *sessions.Store {
+	t.Helper()
+	st, err := sessions.New(rdb, cfg)
+	if err != nil {
+		t.Fatalf("sessions.New: %v", err)
+	}
+	return st
+}
+
 // TestStoreRedis runs the suite on the real Redis (REDIS_URL or a redis-server child).
 func TestStoreRedis(t *testing.T) {
 	runStoreTests(t, func(t *testing.T, cfg sessions.Config) *sessions.Store {
 		rdb, prefix := storetest.Redis(t)
 		cfg.Prefix = prefix
-		return sessions.New(rdb, cfg)
+		return mustNew(t, rdb, cfg)
 	})
 }
 
@@ -34,7 +43,7 @@ func TestStoreRedisCluster(t *testing.T) {
 	runStoreTests(t, func(t *testing.T, cfg sessions.Config) *sessions.Store {
 		rdb, prefix := storetest.RedisCluster(t)
 		cfg.Prefix = prefix
-		return sessions.New(rdb, cfg)
+		return mustNew(t, rdb, cfg)
 	})
 }
 
@@ -46,7 +55,7 @@ func TestStoreMiniredis(t *testing.T) {
 		m.ClockTTL(true) // TTLs follow the wall clock, as on a real server
 		rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), ContextTimeoutEnabled: true})
 		t.Cleanup(func() { _ = rdb.Close() })
-		return sessions.New(rdb, cfg)
+		return mustNew(t, rdb, cfg)
 	})
 }
 
@@ -67,7 +76,7 @@ func TestUnavailable(t *testing.T) {
 				Addr: target.addr(t), DialTimeout: 100 * time.Millisecond, ContextTimeoutEnabled: true,
 			})
 			t.Cleanup(func() { _ = rdb.Close() })
-			st := sessions.New(rdb, sessions.Config{Timeout: timeout})
+			st := mustNew(t, rdb, sessions.Config{IdleTTL: time.Hour, MaxTTL: time.Hour, Grace: time.Second, Timeout: timeout, MaxPerUser: 5})
 			ctx := context.Background()
 			calls := []struct {
 				name string
@@ -75,7 +84,7 @@ func TestUnavailable(t *testing.T) {
 			}{
 				{"Get", func() error { _, err := st.Get(ctx, "u1", "s1"); return err }},
 				{"Create", func() error {
-					_, err := st.Create(ctx, sessions.Session{ID: "s1", UserID: "u1", RefreshJTI: "j1"})
+					_, _, err := st.Create(ctx, sessions.Session{ID: "s1", UserID: "u1", RefreshJTI: "j1"})
 					return err
 				}},
 				{"Rotate", func() error { _, _, err := st.Rotate(ctx, "u1", "s1", "j1", "j2"); return err }},
@@ -151,9 +160,9 @@ func silentServer(t *testing.T) string {
 // BenchmarkGet measures the hot-path lookup on the real Redis.
 func BenchmarkGet(b *testing.B) {
 	rdb, prefix := storetest.Redis(b)
-	st := sessions.New(rdb, sessions.Config{Prefix: prefix})
+	st := mustNew(b, rdb, sessions.Config{Prefix: prefix, IdleTTL: time.Hour, MaxTTL: time.Hour, Grace: time.Second, Timeout: time.Second, MaxPerUser: 50})
 	ctx := context.Background()
-	s, err := st.Create(ctx, sessions.Session{ID: id("s"), UserID: id("u"), Role: "user", RefreshJTI: id("j")})
+	s, _, err := st.Create(ctx, sessions.Session{ID: id("s"), UserID: id("u"), Role: "user", RefreshJTI: id("j")})
 	if err != nil {
 		b.Fatalf("Create: %v", err)
 	}

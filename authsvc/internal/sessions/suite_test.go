@@ -45,6 +45,9 @@ func runStoreTests(t *testing.T, newStore newStoreFunc) {
 		{"delete all counts and revokes", testDeleteAll},
 		{"set role changes every live session", testSetRole},
 		{"ping", testPing},
+		{"sessions per user are bounded: least recently used evicted", testMaxPerUser},
+		{"rotation slides the index score", testRotateSlidesScore},
+		{"create prunes expired entries by score", testCreatePrunesByScore},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,11 +92,12 @@ func setup(t *testing.T, newStore newStoreFunc, change func(*sessions.Config)) f
 	t.Helper()
 	clock := newClock()
 	cfg := sessions.Config{
-		IdleTTL: time.Hour,
-		MaxTTL:  24 * time.Hour,
-		Grace:   10 * time.Second,
-		Timeout: 5 * time.Second, // generous: -race on a busy machine
-		Clock:   clock.Now,
+		IdleTTL:    time.Hour,
+		MaxTTL:     24 * time.Hour,
+		Grace:      10 * time.Second,
+		Timeout:    5 * time.Second, // generous: -race on a busy machine
+		MaxPerUser: 50,
+		Clock:      clock.Now,
 	}
 	if change != nil {
 		change(&cfg)
@@ -113,7 +117,7 @@ func newSession(userID string) sessions.Session {
 // create stores a new session of userID and fails the test on error.
 func (f fixture) create(t *testing.T, userID string) sessions.Session {
 	t.Helper()
-	s, err := f.st.Create(t.Context(), newSession(userID))
+	s, _, err := f.st.Create(t.Context(), newSession(userID))
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
@@ -188,7 +192,7 @@ func testCreateGet(t *testing.T, newStore newStoreFunc) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := newSession(id("u"))
 			in.ExpiresAt = tc.expiresAt
-			created, err := f.st.Create(t.Context(), in)
+			created, _, err := f.st.Create(t.Context(), in)
 			if err != nil {
 				t.Fatalf("Create: %v", err)
 			}
@@ -217,17 +221,20 @@ func testInvalidArguments(t *testing.T, newStore newStoreFunc) {
 		call func() error
 		want error
 	}{
-		{"create without id", func() error { _, err := f.st.Create(ctx, sessions.Session{UserID: "u1", RefreshJTI: "j"}); return err }, sessions.ErrInvalid},
-		{"create with brace in user id", func() error { x := newSession("u{1}"); _, err := f.st.Create(ctx, x); return err }, sessions.ErrInvalid},
-		{"create with colon in session id", func() error { x := newSession("u1"); x.ID = "a:b"; _, err := f.st.Create(ctx, x); return err }, sessions.ErrInvalid},
-		{"create without refresh jti", func() error { x := newSession("u1"); x.RefreshJTI = ""; _, err := f.st.Create(ctx, x); return err }, sessions.ErrInvalid},
+		{"create without id", func() error {
+			_, _, err := f.st.Create(ctx, sessions.Session{UserID: "u1", RefreshJTI: "j"})
+			return err
+		}, sessions.ErrInvalid},
+		{"create with brace in user id", func() error { x := newSession("u{1}"); _, _, err := f.st.Create(ctx, x); return err }, sessions.ErrInvalid},
+		{"create with colon in session id", func() error { x := newSession("u1"); x.ID = "a:b"; _, _, err := f.st.Create(ctx, x); return err }, sessions.ErrInvalid},
+		{"create without refresh jti", func() error { x := newSession("u1"); x.RefreshJTI = ""; _, _, err := f.st.Create(ctx, x); return err }, sessions.ErrInvalid},
 		{"create with expiry in the past", func() error {
 			x := newSession("u1")
 			x.ExpiresAt = f.clock.Now().Add(-time.Second)
-			_, err := f.st.Create(ctx, x)
+			_, _, err := f.st.Create(ctx, x)
 			return err
 		}, sessions.ErrInvalid},
-		{"create with a session id in use", func() error { x := newSession(s.UserID); x.ID = s.ID; _, err := f.st.Create(ctx, x); return err }, sessions.ErrInvalid},
+		{"create with a session id in use", func() error { x := newSession(s.UserID); x.ID = s.ID; _, _, err := f.st.Create(ctx, x); return err }, sessions.ErrInvalid},
 		{"get with a key-breaking user id", func() error { _, err := f.st.Get(ctx, s.UserID+"}:x", s.ID); return err }, sessions.ErrNotFound},
 		{"rotate with empty presented jti", func() error { _, _, err := f.st.Rotate(ctx, s.UserID, s.ID, "", "n"); return err }, sessions.ErrInvalid},
 		{"rotate to the same jti", func() error {
@@ -263,9 +270,11 @@ func testRawKeys(t *testing.T, newStore newStoreFunc) {
 	if rec, idx := f.rawState(t, s.UserID, s.ID); !rec || !idx {
 		t.Fatalf("after Create: record %v, index entry %v; want both", rec, idx)
 	}
+	// The score is the record's own expiry (idle limit, capped by the absolute one), so
+	// dead entries are pruned by score and the lowest score is the least recently used.
 	score, err := rdb.ZScore(ctx, indexKey, s.ID).Result()
-	if err != nil || int64(score) != s.ExpiresAt.UnixMilli() {
-		t.Fatalf("index score %v (%v), want ExpiresAt %d", score, err, s.ExpiresAt.UnixMilli())
+	if want := min(s.LastSeen.Add(f.cfg.IdleTTL).UnixMilli(), s.ExpiresAt.UnixMilli()); err != nil || int64(score) != want {
+		t.Fatalf("index score %v (%v), want the record's expiry %d", score, err, want)
 	}
 	fields, err := rdb.HKeys(ctx, recordKey).Result()
 	if err != nil {

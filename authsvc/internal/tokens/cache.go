@@ -9,8 +9,9 @@ import (
 // Cache remembers tokens its Codec has verified, so the proxy's hot path pays for a
 // signature check once per token rather than once per request. Only successful parses
 // are cached; a hit is served only while the token is still inside exp+leeway by the
-// codec's clock (nbf and iat only become more valid with time), and anything else goes
-// back through Parse. Revocation is unaffected: callers still check the session on every
+// codec's clock (nbf and iat only become more valid with time) and while the key that
+// verified it is still in the key set (a removed key drops its tokens at once), and
+// anything else goes back through Parse. Revocation is unaffected: callers still check the session on every
 // request. Safe for concurrent use.
 type Cache struct {
 	codec   *Codec
@@ -39,7 +40,9 @@ func (k *Cache) Parse(token string) (Claims, error) {
 	cl, ok := k.entries[key]
 	k.mu.RUnlock()
 	if ok && now.Before(cl.ExpiresAt.Add(k.codec.leeway)) {
-		return cl, nil
+		if _, live := k.codec.keys.Lookup(cl.KeyID); live {
+			return cl, nil
+		}
 	}
 	cl, err := k.codec.Parse(token)
 	if err != nil {
@@ -76,11 +79,4 @@ func (k *Cache) evict(now time.Time) {
 		delete(k.entries, key)
 		n++
 	}
-}
-
-// Len reports how many tokens are cached.
-func (k *Cache) Len() int {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	return len(k.entries)
 }

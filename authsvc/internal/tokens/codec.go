@@ -45,6 +45,9 @@ type Config struct {
 	Audience string        // "aud", required
 	TTL      time.Duration // lifetime of issued tokens, > 0
 	Leeway   time.Duration // clock-skew allowance for exp, nbf and iat: 0..MaxLeeway
+	// Keys is the key set to sign and verify with. When nil, New builds one from Signer,
+	// Public and Verify.
+	Keys *KeySet
 	// Signer is the current signing key; the algorithm follows from it:
 	// RSA (≥ 2048 bits) → RS256, ECDSA P-256 → ES256, Ed25519 → EdDSA.
 	Signer crypto.Signer
@@ -64,6 +67,7 @@ type Claims struct {
 	SessionID string // "sid"
 	ID        string // "jti"
 	Type      Type   // "typ"
+	KeyID     string // "kid" of the key that verified it
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
@@ -76,19 +80,10 @@ type Codec struct {
 	audience  string
 	ttl       time.Duration
 	leeway    time.Duration
-	signer    crypto.Signer
-	alg       string
-	kid       string
-	keys      map[string]verifyKey
+	keys      *KeySet
+	parsers   map[string]*jwt.Parser // by algorithm, each pinned to it
 	clock     func() time.Time
 	rand      io.Reader
-}
-
-// verifyKey is one entry of the in-memory key set, with its pinned algorithm and parser.
-type verifyKey struct {
-	pub    crypto.PublicKey
-	alg    string
-	parser *jwt.Parser
 }
 
 // New checks cfg and builds a Codec. Every problem found is reported at once (joined),
@@ -125,65 +120,35 @@ func New(cfg Config) (*Codec, error) {
 	}
 	c := &Codec{
 		typ: cfg.Type, headerTyp: headerTyp, issuer: cfg.Issuer, audience: cfg.Audience,
-		ttl:    cfg.TTL,
-		leeway: cfg.Leeway, signer: cfg.Signer, clock: clock, rand: cfg.Rand,
-		keys: make(map[string]verifyKey, 1+len(cfg.Verify)),
+		ttl: cfg.TTL, leeway: cfg.Leeway, keys: cfg.Keys, clock: clock, rand: cfg.Rand,
 	}
 	if c.rand == nil {
 		c.rand = cryptoRand()
 	}
-	if cfg.Signer == nil {
-		bad("signer is required")
-	} else {
-		signerPub := cfg.Signer.Public()
-		if cfg.Public != nil && !samePublicKey(cfg.Public, signerPub) {
-			bad("public key does not match the signing key")
-		}
-		kid, alg, err := c.addKey(signerPub, cfg.Leeway)
+	if c.keys == nil {
+		ks, err := NewKeySet(cfg.Signer, cfg.Public, cfg.Verify)
 		if err != nil {
-			bad("signing key: %w", err)
+			bad("%w", err)
 		}
-		c.kid, c.alg = kid, alg
-	}
-	for i, pub := range cfg.Verify {
-		if _, _, err := c.addKey(pub, cfg.Leeway); err != nil {
-			bad("verify key %d: %w", i, err)
-		}
+		c.keys = ks
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	c.parsers = make(map[string]*jwt.Parser, 3)
+	for _, alg := range []string{RS256, ES256, EdDSA} {
+		c.parsers[alg] = jwt.NewParser(
+			jwt.WithValidMethods([]string{alg}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(c.issuer),
+			jwt.WithAudience(c.audience),
+			jwt.WithLeeway(c.leeway),
+			jwt.WithTimeFunc(c.clock),
+			jwt.WithStrictDecoding(),
+		)
+	}
 	return c, nil
-}
-
-// addKey puts pub into the key set under its KeyID with a parser pinned to its algorithm.
-func (c *Codec) addKey(pub crypto.PublicKey, leeway time.Duration) (kid, alg string, err error) {
-	if pub == nil {
-		return "", "", fmt.Errorf("%w: nil key", ErrKey)
-	}
-	if alg, err = algorithmFor(pub); err != nil {
-		return "", "", err
-	}
-	if kid, err = KeyID(pub); err != nil {
-		return "", "", err
-	}
-	if old, ok := c.keys[kid]; ok {
-		if !samePublicKey(old.pub, pub) {
-			return "", "", fmt.Errorf("%w: key id collision", ErrKey)
-		}
-		return kid, alg, nil
-	}
-	c.keys[kid] = verifyKey{pub: pub, alg: alg, parser: jwt.NewParser(
-		jwt.WithValidMethods([]string{alg}),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithIssuer(c.issuer),
-		jwt.WithAudience(c.audience),
-		jwt.WithLeeway(leeway),
-		jwt.WithTimeFunc(c.clock),
-		jwt.WithStrictDecoding(),
-	)}
-	return kid, alg, nil
 }
 
 // samePublicKey reports whether a and b are the same key (all supported types have Equal).
@@ -199,10 +164,13 @@ func (c *Codec) TTL() time.Duration { return c.ttl }
 func (c *Codec) Type() Type { return c.typ }
 
 // KeyID returns the "kid" of the current signing key.
-func (c *Codec) KeyID() string { return c.kid }
+func (c *Codec) KeyID() string { _, kid, _ := c.keys.Signer(); return kid }
 
 // Algorithm returns the JWS algorithm of the current signing key (RS256, ES256 or EdDSA).
-func (c *Codec) Algorithm() string { return c.alg }
+func (c *Codec) Algorithm() string { _, _, alg := c.keys.Signer(); return alg }
+
+// Keys returns the Codec's key set.
+func (c *Codec) Keys() *KeySet { return c.keys }
 
 // NewID returns a fresh random identifier (session id, jti) read from the Codec's Rand.
 // See the package-level NewID for its form and errors.

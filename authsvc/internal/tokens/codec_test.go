@@ -34,7 +34,7 @@ func TestRoundTrip(t *testing.T) {
 				}
 				want := tokens.Claims{
 					Subject: "user-42", SessionID: "sid-7", ID: "jti-9", Type: typ,
-					IssuedAt: t0(), ExpiresAt: exp,
+					KeyID: kidOf(t, signer.Public()), IssuedAt: t0(), ExpiresAt: exp,
 				}
 				if !got.IssuedAt.Equal(want.IssuedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
 					t.Errorf("times = %v..%v, want %v..%v", got.IssuedAt, got.ExpiresAt, want.IssuedAt, want.ExpiresAt)

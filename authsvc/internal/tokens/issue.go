@@ -41,10 +41,11 @@ func (c *Codec) Issue(sub, sid, jti string) (token string, expiresAt time.Time, 
 	if sub == "" || sid == "" || jti == "" {
 		return "", time.Time{}, ErrMissingClaim
 	}
+	signer, kid, alg := c.keys.Signer()
 	now := c.clock()
 	iat := now.Unix()
 	exp := now.Add(c.ttl).Unix()
-	h, err := json.Marshal(header{Alg: c.alg, Kid: c.kid, Typ: c.headerTyp})
+	h, err := json.Marshal(header{Alg: alg, Kid: kid, Typ: c.headerTyp})
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("tokens: encode header: %w", err)
 	}
@@ -57,7 +58,7 @@ func (c *Codec) Issue(sub, sid, jti string) (token string, expiresAt time.Time, 
 		return "", time.Time{}, fmt.Errorf("tokens: encode claims: %w", err)
 	}
 	signingInput := encodeSegment(h) + "." + encodeSegment(p)
-	sig, err := signJWS(c.signer, c.alg, signingInput)
+	sig, err := signJWS(signer, alg, signingInput)
 	if err != nil {
 		return "", time.Time{}, err
 	}

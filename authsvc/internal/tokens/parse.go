@@ -53,18 +53,17 @@ func (c *Codec) parse(token string) (Claims, string) {
 			return Claims{}, "empty segment"
 		}
 	}
-	kid, reason := c.checkHeader(parts[0])
+	key, reason := c.checkHeader(parts[0])
 	if reason != "" {
 		return Claims{}, reason
 	}
-	key := c.keys[kid]
 	var pc parsedClaims
-	_, err := key.parser.ParseWithClaims(token, &pc, func(t *jwt.Token) (any, error) {
+	_, err := c.parsers[key.Alg].ParseWithClaims(token, &pc, func(t *jwt.Token) (any, error) {
 		// Belt and braces: the parser already enforces WithValidMethods.
-		if t.Method == nil || t.Method.Alg() != key.alg {
-			return nil, fmt.Errorf("algorithm not allowed for key %s", kid)
+		if t.Method == nil || t.Method.Alg() != key.Alg {
+			return nil, fmt.Errorf("algorithm not allowed for key %s", key.ID)
 		}
-		return key.pub, nil
+		return key.Public, nil
 	})
 	if err != nil {
 		return Claims{}, err.Error()
@@ -82,48 +81,49 @@ func (c *Codec) parse(token string) (Claims, string) {
 		SessionID: pc.SessionID,
 		ID:        pc.ID,
 		Type:      pc.Type,
+		KeyID:     key.ID,
 		IssuedAt:  pc.IssuedAt.Time,
 		ExpiresAt: pc.ExpiresAt.Time,
 	}, ""
 }
 
-// checkHeader decodes the JOSE header and returns the kid of a key in the key set whose
-// pinned algorithm matches "alg", or a reason for rejecting the token. Member names are
+// checkHeader decodes the JOSE header and returns the key of the key set named by "kid"
+// whose pinned algorithm matches "alg", or a reason for rejecting the token. Member names are
 // matched exactly, as the jwt library does; unknown members such as jku, x5u, jwk and x5c
 // are never read.
-func (c *Codec) checkHeader(seg string) (string, string) {
+func (c *Codec) checkHeader(seg string) (Key, string) {
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(seg)
 	if err != nil {
-		return "", "header is not base64url"
+		return Key{}, "header is not base64url"
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &members); err != nil {
-		return "", "header is not a JSON object"
+		return Key{}, "header is not a JSON object"
 	}
 	if _, ok := members["crit"]; ok {
-		return "", "critical header extensions are not supported"
+		return Key{}, "critical header extensions are not supported"
 	}
 	var alg, kid, typ string
 	for name, dst := range map[string]*string{"alg": &alg, "kid": &kid, "typ": &typ} {
 		v, ok := members[name]
 		if !ok {
-			return "", "header lacks " + name
+			return Key{}, "header lacks " + name
 		}
 		if err := json.Unmarshal(v, dst); err != nil {
-			return "", "header " + name + " is not a string"
+			return Key{}, "header " + name + " is not a string"
 		}
 	}
-	key, ok := c.keys[kid]
+	key, ok := c.keys.Lookup(kid)
 	if !ok {
-		return "", "unknown key id"
+		return Key{}, "unknown key id"
 	}
-	if alg != key.alg {
-		return "", "algorithm not allowed for this key"
+	if alg != key.Alg {
+		return Key{}, "algorithm not allowed for this key"
 	}
 	if typ != c.headerTyp {
-		return "", "wrong token type in header"
+		return Key{}, "wrong token type in header"
 	}
-	return kid, ""
+	return key, ""
 }
 
 // compactAlphabet reports whether s holds only base64url characters and dots, so that no

@@ -51,15 +51,15 @@ func NormalizeEmail(email string) string {
 // Store reads and writes users.
 type Store struct {
 	coll    *mongo.Collection
+	meta    *mongo.Collection
 	timeout time.Duration
+	// afterBatch, when set (tests), runs after Migrate saves each batch.
+	afterBatch func()
 }
 
-// New returns a Store on db's users collection; every call gets timeout as deadline.
+// New returns a Store on db's users collection; every call gets timeout (> 0) as deadline.
 func New(db *mongo.Database, timeout time.Duration) *Store {
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	return &Store{coll: db.Collection(Collection), timeout: timeout}
+	return &Store{coll: db.Collection(Collection), meta: db.Collection(MetaCollection), timeout: timeout}
 }
 
 // EnsureIndexes makes sure email is unique. An existing unique index on {email: 1}
@@ -90,69 +90,6 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		return unavailable("create email index", err)
 	}
 	return nil
-}
-
-// NormalizeEmails lower-cases and trims every stored email that is not yet normalised
-// (the seed kept them as typed), so that lookups by normalised email find them. It
-// returns the ids of users it could not change because the normalised email belongs to
-// another account; those keep their old email until an operator merges them.
-// Errors: ErrUnavailable.
-func (s *Store) NormalizeEmails(ctx context.Context) (conflicts []string, err error) {
-	ctx, cancel := context.WithTimeout(ctx, 4*s.timeout)
-	defer cancel()
-	cur, err := s.coll.Find(ctx, bson.D{{Key: "email", Value: bson.D{{Key: "$regex", Value: `[A-Z]|^\s|\s$`}}}},
-		options.Find().SetProjection(bson.D{{Key: "email", Value: 1}}))
-	if err != nil {
-		return nil, unavailable("find unnormalised emails", err)
-	}
-	var docs []struct {
-		ID    bson.ObjectID `bson:"_id"`
-		Email string        `bson:"email"`
-	}
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, unavailable("read unnormalised emails", err)
-	}
-	for _, d := range docs {
-		email := NormalizeEmail(d.Email)
-		// Look first: FerretDB reports a unique violation on update as an internal error,
-		// not E11000, so the duplicate is detected before writing.
-		n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "email", Value: email}})
-		if err != nil {
-			return conflicts, unavailable("check normalised email", err)
-		}
-		if n > 0 {
-			conflicts = append(conflicts, d.ID.Hex())
-			continue
-		}
-		_, err = s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: email}}}})
-		switch {
-		case mongo.IsDuplicateKeyError(err): // registered meanwhile
-			conflicts = append(conflicts, d.ID.Hex())
-		case err != nil:
-			return conflicts, unavailable("normalise email", err)
-		}
-	}
-	return conflicts, nil
-}
-
-// AnyBcryptHash returns the hash of one user still on bcrypt (a seed account not yet
-// upgraded to argon2id by a login). Errors: ErrNotFound when none is left, ErrUnavailable.
-func (s *Store) AnyBcryptHash(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	var doc struct {
-		Password string `bson:"password"`
-	}
-	err := s.coll.FindOne(ctx, bson.D{{Key: "password", Value: bson.D{{Key: "$regex", Value: `^\$2[aby]\$`}}}},
-		options.FindOne().SetProjection(bson.D{{Key: "password", Value: 1}})).Decode(&doc)
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return "", ErrNotFound
-	case err != nil:
-		return "", unavailable("find bcrypt hash", err)
-	}
-	return doc.Password, nil
 }
 
 // Create inserts u, normalising its email and filling ID and timestamps when zero.
@@ -218,6 +155,28 @@ func (s *Store) SetPasswordHash(ctx context.Context, id bson.ObjectID, hash stri
 		}}})
 	if err != nil {
 		return unavailable("update password", err)
+	}
+	if res.MatchedCount == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SetRole changes the role of user id. Errors: ErrNotFound, ErrUnavailable.
+func (s *Store) SetRole(ctx context.Context, id, role string) error {
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return ErrNotFound
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "role", Value: role},
+			{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)},
+		}}})
+	if err != nil {
+		return unavailable("update role", err)
 	}
 	if res.MatchedCount == 0 {
 		return ErrNotFound

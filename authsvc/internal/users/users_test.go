@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // email, lookups, hash update, driver errors translated to the package's sentinels.
 func TestStore(t *testing.T) {
 	ctx := context.Background()
-	st := users.New(storetest.MongoDatabase(t), 0)
+	st := users.New(storetest.MongoDatabase(t), 5*time.Second)
 	if err := st.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,7 @@ type Config struct {
 	TrustedProxies []string `koanf:"trusted_proxies"`
 	Server         Server   `koanf:"server"`
 	Proxy          Proxy    `koanf:"proxy"`
+	Paths          Paths    `koanf:"paths"`
 	// Routes are the proxied paths, matched in the order given.
 	Routes []Route `koanf:"routes"`
 }
@@ -115,16 +116,21 @@ type Tokens struct {
 	RefreshPreviousPublicKeys []string      `koanf:"refresh_previous_public_keys"`
 }
 
-// Sessions configures the sliding idle expiry and the absolute maximum.
+// Sessions configures the sliding idle expiry, the absolute maximum and how many
+// sessions one user may have.
 type Sessions struct {
-	IdleTTL time.Duration `koanf:"idle_ttl"`
-	MaxTTL  time.Duration `koanf:"max_ttl"`
+	IdleTTL    time.Duration `koanf:"idle_ttl"`
+	MaxTTL     time.Duration `koanf:"max_ttl"`
+	MaxPerUser int           `koanf:"max_per_user"`
 }
 
 // Cookies configures the auth cookies. Load forces Secure in production.
 type Cookies struct {
 	RefreshPath string `koanf:"refresh_path"`
 	Secure      bool   `koanf:"secure"`
+	// Domain makes the cookies cover a parent domain ("example.com": one sign-in for
+	// app.example.com and auth.example.com); "" keeps them host-only.
+	Domain string `koanf:"domain"`
 }
 
 // CORS lists the browser origins allowed to make credentialed requests.
@@ -173,11 +179,19 @@ type Proxy struct {
 	IdentityHeaderAliases []string `koanf:"identity_header_aliases"`
 }
 
+// Paths configures the request-path checks.
+type Paths struct {
+	// AllowAmbiguousSegments accepts segments ending in '.' or a space and letters
+	// that upstreams fold to ASCII, for upstreams known to read them literally.
+	AllowAmbiguousSegments bool `koanf:"allow_ambiguous_segments"`
+}
+
 // Route maps a path to an upstream and a policy. After Load, Match is
 // MatchPrefix or MatchExact, Methods are upper-case (empty means any), and
 // Policy is PolicyPublic, PolicyAuthenticated or PolicyRoles (with non-empty
 // Roles).
 type Route struct {
+	Host              string   `koanf:"host"`
 	Path              string   `koanf:"path"`
 	Match             string   `koanf:"match"`
 	Methods           []string `koanf:"methods"`

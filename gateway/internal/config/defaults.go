@@ -33,8 +33,8 @@ func defaults() Config {
 			AccessPreviousPublicKeys:  []string{},
 			RefreshPreviousPublicKeys: []string{},
 		},
-		Sessions:       Sessions{IdleTTL: 60 * time.Minute, MaxTTL: 168 * time.Hour},
-		Cookies:        Cookies{RefreshPath: "/", Secure: false},
+		Sessions:       Sessions{IdleTTL: 60 * time.Minute, MaxTTL: 168 * time.Hour, MaxPerUser: 50},
+		Cookies:        Cookies{RefreshPath: "/", Secure: false, Domain: ""},
 		CORS:           CORS{Origins: []string{"http://localhost:3000"}},
 		Passwords:      Passwords{MaxLength: 64, MaxConcurrentHashes: 0},
 		Bootstrap:      Bootstrap{AdminName: "Admin"},
@@ -54,6 +54,7 @@ func defaults() Config {
 			ResponseHeaderTimeout: 30 * time.Second,
 			IdentityHeaderAliases: []string{},
 		},
+		Paths: Paths{AllowAmbiguousSegments: false},
 		Routes: []Route{
 			{Path: "/api/users/me", Match: MatchExact, Upstream: upstream, Policy: PolicyAuthenticated},
 			{Path: "/api/users", Match: MatchPrefix, Upstream: upstream, Roles: []string{"admin"}},

@@ -2,9 +2,7 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"reflect"
 
@@ -21,12 +19,11 @@ const (
 	DefaultDotEnvFile = ".env"
 )
 
-// Options says where Load finds its inputs.
+// Options says where Load finds its inputs and what else it checks.
 type Options struct {
-	// Args are the command-line arguments without the program name
-	// (os.Args[1:]). Only --config PATH (or --config=PATH, -config PATH) is
-	// accepted; its file must exist.
-	Args []string
+	// Path is a YAML file named on the command line (--config PATH); it must exist.
+	// "" means DefaultFile, if it exists.
+	Path string
 	// Getenv looks up environment variables; nil means an empty environment.
 	Getenv func(string) string
 	// DefaultFile is the YAML file read, if it exists, when Args has no
@@ -35,6 +32,19 @@ type Options struct {
 	// DotEnvFile is the .env file read if it exists; "" means
 	// DefaultDotEnvFile.
 	DotEnvFile string
+	// Checks are validations owned by other packages (the route table, keys, trusted
+	// proxies): they run on the decoded configuration in the same pass, so every
+	// problem is reported at once and nothing is opened before all pass.
+	Checks []Check
+}
+
+// Check validates part of a decoded configuration and returns its problems.
+type Check func(*Config) []Problem
+
+// Problem is one invalid value: the key it concerns ("routes[1].upstream") and what is
+// wrong with it.
+type Problem struct {
+	Key, Message string
 }
 
 // sources are Load's inputs once read; build turns them into a Config.
@@ -48,15 +58,12 @@ type sources struct {
 
 // Load returns the merged, validated configuration: built-in defaults, then
 // the YAML file, then the .env file, then the environment. On an invalid
-// configuration — including unknown flags, a missing --config file, unreadable
-// or malformed files and unknown keys — it returns *Errors listing every
-// problem found.
+// configuration — including a missing --config file, unreadable or malformed
+// files, unknown keys and whatever opts.Checks find — it returns *Errors listing
+// every problem found.
 func Load(opts Options) (*Config, error) {
 	var p problems
-	path, explicit := parseArgs(opts.Args, &p)
-	if err := p.err(); err != nil {
-		return nil, err
-	}
+	path, explicit := opts.Path, opts.Path != ""
 	if !explicit {
 		path = orDefault(opts.DefaultFile, DefaultConfigFile)
 	}
@@ -78,27 +85,7 @@ func Load(opts Options) (*Config, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return build(src)
-}
-
-// parseArgs returns the --config path and whether the flag was given.
-func parseArgs(args []string, p *problems) (string, bool) {
-	fs := flag.NewFlagSet("authgate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := fs.String("config", "", "YAML configuration file")
-	if err := fs.Parse(args); err != nil {
-		p.add("arguments", "%v", err)
-		return "", false
-	}
-	if fs.NArg() > 0 {
-		p.add("arguments", "unexpected argument %q", fs.Arg(0))
-	}
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	if explicit && *path == "" {
-		p.add("--config", "needs a file path")
-	}
-	return *path, explicit
+	return build(src, opts.Checks)
 }
 
 // readFile returns the file's contents, or nil without error when an
@@ -119,7 +106,7 @@ func readFile(path string, required bool) ([]byte, error) {
 }
 
 // build merges the layers over the defaults, decodes and validates them.
-func build(src sources) (*Config, error) {
+func build(src sources, checks []Check) (*Config, error) {
 	var p problems
 	k := koanf.New(".")
 	if err := merge(k, toMap(reflect.ValueOf(defaults())), ""); err != nil {
@@ -162,6 +149,13 @@ func build(src sources) (*Config, error) {
 	}
 	normalise(&cfg)
 	validate(&cfg, &p)
+	if len(p.undecoded) == 0 {
+		for _, check := range checks {
+			for _, pr := range check(&cfg) {
+				p.add(pr.Key, "%s", pr.Message)
+			}
+		}
+	}
 	if err := p.err(); err != nil {
 		return nil, err
 	}

@@ -11,12 +11,13 @@ import (
 	"time"
 )
 
-// input is one Load scenario: file contents ("" = no file), environment, args.
+// input is one Load scenario: file contents ("" = no file), environment, --config path.
 type input struct {
 	yaml   string
 	dotenv string
 	env    map[string]string
-	args   []string
+	path   string
+	checks []Check
 }
 
 // load runs Load on in, with the files written to a fresh directory.
@@ -24,7 +25,8 @@ func load(t *testing.T, in input) (*Config, error) {
 	t.Helper()
 	dir := t.TempDir()
 	opts := Options{
-		Args:        in.args,
+		Path:        in.path,
+		Checks:      in.checks,
 		Getenv:      func(name string) string { return in.env[name] },
 		DefaultFile: filepath.Join(dir, "gateway.yaml"),
 		DotEnvFile:  filepath.Join(dir, ".env"),
@@ -82,7 +84,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"refresh_grace", c.Tokens.RefreshGrace, 10 * time.Second},
 		{"leeway", c.Tokens.Leeway, 30 * time.Second},
 		{"issuer", c.Tokens.Issuer, "authgate"},
-		{"sessions", c.Sessions, Sessions{IdleTTL: time.Hour, MaxTTL: 168 * time.Hour}},
+		{"sessions", c.Sessions, Sessions{IdleTTL: time.Hour, MaxTTL: 168 * time.Hour, MaxPerUser: 50}},
 		{"cookies", c.Cookies, Cookies{RefreshPath: "/"}},
 		{"cors", c.CORS.Origins, []string{"http://localhost:3000"}},
 		{"passwords", c.Passwords, Passwords{MaxLength: 64}},
@@ -256,29 +258,23 @@ func TestLoadRoutesFromEnv(t *testing.T) {
 	}
 }
 
-func TestLoadArgs(t *testing.T) {
+func TestLoadPath(t *testing.T) {
 	dir := t.TempDir()
 	custom := filepath.Join(dir, "custom.yaml")
 	writeFile(t, custom, "listen: \":7000\"\n")
 	tests := []struct {
 		name       string
-		args       []string
+		path       string
 		wantListen string
 		wantErr    string
 	}{
-		{"flag with space beats default file", []string{"--config", custom}, ":7000", ""},
-		{"flag with equals", []string{"--config=" + custom}, ":7000", ""},
-		{"single dash", []string{"-config", custom}, ":7000", ""},
-		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, "", "--config: cannot read configuration file"},
-		{"directory", []string{"--config", dir}, "", "--config: cannot read configuration file"},
-		{"empty path", []string{"--config="}, "", "--config: needs a file path"},
-		{"no value", []string{"--config"}, "", "flag needs an argument"},
-		{"unknown flag", []string{"--verbose"}, "", "flag provided but not defined: -verbose"},
-		{"positional", []string{"serve"}, "", `unexpected argument "serve"`},
+		{"named file beats default file", custom, ":7000", ""},
+		{"missing file", filepath.Join(dir, "nope.yaml"), "", "--config: cannot read configuration file"},
+		{"directory", dir, "", "--config: cannot read configuration file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := load(t, input{yaml: "listen: \":6000\"\n", args: tc.args})
+			c, err := load(t, input{yaml: "listen: \":6000\"\n", path: tc.path})
 			if tc.wantErr != "" {
 				p := problemsOf(t, err)
 				if len(p) != 1 || !strings.Contains(p[0], tc.wantErr) {
@@ -293,6 +289,26 @@ func TestLoadArgs(t *testing.T) {
 				t.Errorf("listen = %q, want %q", c.Listen, tc.wantListen)
 			}
 		})
+	}
+}
+
+// TestLoadChecks: checks owned by other packages report with the configuration's own
+// problems, in one list, and do not run on a configuration that failed to decode.
+func TestLoadChecks(t *testing.T) {
+	ran := 0
+	check := func(c *Config) []Problem {
+		ran++
+		return []Problem{{Key: "routes[0].upstream", Message: "from the route table"}}
+	}
+	_, err := load(t, input{yaml: "mode: staging\n", checks: []Check{check}})
+	got := problemsOf(t, err)
+	want := []string{"mode: must be development or production", "routes[0].upstream: from the route table"}
+	if !slices.Equal(got, want) || ran != 1 {
+		t.Fatalf("problems %q (checks ran %d times), want %q", got, ran, want)
+	}
+	_, err = load(t, input{yaml: "server:\n  read_timeout: soon\n", checks: []Check{check}})
+	if got := problemsOf(t, err); len(got) != 1 || ran != 1 {
+		t.Fatalf("checks ran on an undecodable configuration: %q", got)
 	}
 }
 

@@ -17,7 +17,7 @@ const repoFile = "../../../configs/gateway.yaml"
 
 func TestRepoFileEqualsDefaults(t *testing.T) {
 	want := mustLoad(t, input{})
-	got, err := load(t, input{args: []string{"--config", repoFile}})
+	got, err := load(t, input{path: repoFile})
 	if err != nil {
 		t.Fatalf("loading %s: %v", repoFile, err)
 	}
@@ -101,7 +101,7 @@ func FuzzLoadYAML(f *testing.F) {
 	f.Add("? [a, b]\n: c\n1: {2: 3}\nroutes: [[1], null, {policy: {x: y}}]\n")
 	f.Add("mode: production\nserver: {body_limit: 99999999999999999999EB}\n")
 	f.Fuzz(func(t *testing.T, doc string) {
-		c, err := build(sources{yaml: []byte(doc), yamlPath: "fuzz.yaml", getenv: func(string) string { return "" }})
+		c, err := build(sources{yaml: []byte(doc), yamlPath: "fuzz.yaml", getenv: func(string) string { return "" }}, nil)
 		if err != nil {
 			var errs *Errors
 			if !errors.As(err, &errs) {

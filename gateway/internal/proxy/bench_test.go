@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -8,7 +9,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/authgate/authgate/gateway/internal/policy"
+	"github.com/authgate/authgate/gateway/internal/routing"
 )
 
 // The two benchmarks below proxy the same GET to the same upstream, each
@@ -16,7 +17,7 @@ import (
 // gateway's forwarding (identity headers, cookie and header stripping) over a
 // plain httputil reverse proxy. Run them together:
 //
-//	go test -run '^$' -bench 'ServeRoute|PlainReverseProxy' -benchmem ./gateway/internal/proxy/
+//	go test -run '^$' -bench 'Forward|PlainReverseProxy' -benchmem ./gateway/internal/proxy/
 
 func benchUpstream(b *testing.B) *httptest.Server {
 	b.Helper()
@@ -75,17 +76,17 @@ func runBench(b *testing.B, front *httptest.Server) {
 	})
 }
 
-// BenchmarkServeRoute: an authenticated route with an identity in the context,
-// the gateway's hot path minus authentication.
-func BenchmarkServeRoute(b *testing.B) {
+// BenchmarkForward: an authenticated route with an identity in the decision, the
+// gateway's hot path minus authentication.
+func BenchmarkForward(b *testing.B) {
 	up := benchUpstream(b)
-	route := mustRoute(b, policy.Rule{Upstream: up.URL, Access: policy.Authenticated})
-	p := New(Options{})
-	p.Prepare([]*policy.Route{route})
+	route := mustRoute(b, routing.Rule{Upstream: up.URL, Access: routing.Authenticated})
+	p := newProxy(b, Options{})
+	p.Prepare([]*routing.Route{route})
 	id := Identity{UserID: "65f1c0ffee0000000000beef", Role: "user"}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("X-Request-Id", "rid")
-		p.ServeRoute(w, r.WithContext(WithIdentity(r.Context(), id)), route)
+		p.Forward(w, r, decision(route, &id))
 	}))
 	b.Cleanup(front.Close)
 	runBench(b, front)
@@ -109,14 +110,14 @@ func BenchmarkPlainReverseProxy(b *testing.B) {
 // BenchmarkRewrite isolates the gateway's per-request work from the network:
 // cloning the inbound request (as ReverseProxy does) and rewriting it.
 func BenchmarkRewrite(b *testing.B) {
-	route := mustRoute(b, policy.Rule{Upstream: "http://127.0.0.1:1/base", Access: policy.Authenticated})
-	p := New(Options{})
+	route := mustRoute(b, routing.Rule{Upstream: "http://127.0.0.1:1/base", Access: routing.Authenticated})
+	p := newProxy(b, Options{})
 	in := httptest.NewRequest(http.MethodGet, "/api/users/me?x=1", nil)
 	in.Header.Set("Cookie", "access_token=eyJhbGciOiJSUzI1NiJ9.e30.sig; logged_in=true; theme=dark")
 	in.Header.Set("Accept", "application/json")
 	in.Header.Set("X-Request-Id", "rid")
 	in.Header.Set("X-User-Id", "spoof")
-	in = in.WithContext(WithIdentity(in.Context(), Identity{UserID: "u1", Role: "user"}))
+	in = in.WithContext(context.WithValue(in.Context(), forwardingKey{}, &forwarding{decision: decision(route, &Identity{UserID: "u1", Role: "user"})}))
 	b.ReportAllocs()
 	for b.Loop() {
 		p.rewrite(&httputil.ProxyRequest{In: in, Out: in.Clone(in.Context())}, route)

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 )
 
-// Errors ServeRoute hands to Options.ErrorHandler; test with errors.Is.
+// Errors Forward hands to Options.ErrorHandler; test with errors.Is.
 var (
 	// ErrUpstream wraps every failure to get a response from the upstream:
 	// refused or failed dial, TLS, a broken connection, a timeout. The original
@@ -16,15 +15,6 @@ var (
 	// ErrUpstreamTimeout is also matched when the failure was a timeout (dial,
 	// response header or request deadline); a mapper may answer 504 for it.
 	ErrUpstreamTimeout = errors.New("proxy: upstream timed out")
-	// ErrUnauthenticated: the route is not public and the request carries no
-	// identity. The server should have answered 401 before calling the proxy;
-	// the proxy refuses rather than forward an anonymous request.
-	ErrUnauthenticated = errors.New("proxy: route requires an identity")
-	// ErrForbidden: the identity's role is not allowed on the route.
-	ErrForbidden = errors.New("proxy: role not allowed on route")
-	// ErrNoRoute: ServeRoute was called with a nil route or one without a Target
-	// (not built by policy.NewTable).
-	ErrNoRoute = errors.New("proxy: no usable route")
 )
 
 // upstreamError is an upstream failure for one route.
@@ -49,23 +39,4 @@ func (e *upstreamError) Unwrap() error { return e.err }
 
 func (e *upstreamError) Is(target error) bool {
 	return target == ErrUpstream || (e.timeout && target == ErrUpstreamTimeout)
-}
-
-// defaultErrorHandler answers in the seed's JSON envelope: 401 and 403 with the
-// seed's messages for ErrUnauthenticated and ErrForbidden, 502 "Bad gateway"
-// for everything else.
-func defaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) {
-	status, body := http.StatusBadGateway, `{"status":"error","message":"Bad gateway"}`
-	switch {
-	case errors.Is(err, ErrUnauthenticated):
-		status, body = http.StatusUnauthorized, `{"status":"fail","message":"You are not logged in"}`
-	case errors.Is(err, ErrForbidden):
-		status, body = http.StatusForbidden, `{"status":"fail","message":"You are not allowed to perform this action"}`
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body + "\n"))
 }

@@ -9,8 +9,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
-	"github.com/authgate/authgate/gateway/internal/policy"
+	"github.com/authgate/authgate/authsvc"
+	"github.com/authgate/authgate/gateway/internal/authz"
+	"github.com/authgate/authgate/gateway/internal/routing"
 )
 
 // echoed is what the echo upstream saw.
@@ -47,31 +50,65 @@ func newUpstream(t testing.TB) *upstream {
 }
 
 // mustRoute compiles one rule and returns its route.
-func mustRoute(t testing.TB, rule policy.Rule) *policy.Route {
+func mustRoute(t testing.TB, rule routing.Rule) *routing.Route {
 	t.Helper()
 	if rule.Access == 0 {
-		rule.Access = policy.Public
+		rule.Access = routing.Public
 	}
 	if rule.Path == "" {
 		rule.Path = "/"
 	}
-	table, err := policy.NewTable([]policy.Rule{rule})
+	table, err := routing.NewTable([]routing.Rule{rule})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return table.Routes()[0]
 }
 
+// Identity is the caller a test decision vouches for.
+type Identity = authsvc.Identity
+
+// decision is what authz.Decide would return for route: authenticated as id when id
+// is not nil.
+func decision(route *routing.Route, id *Identity) authz.Decision {
+	d := authz.Decision{Match: routing.Match{Route: route}}
+	if id != nil {
+		d.Identity, d.Authenticated = *id, true
+	}
+	return d
+}
+
+// newProxy fills the required options a test leaves out: a real transport, an error
+// handler that answers 502 with the error text, the seed's cookie names.
+func newProxy(t testing.TB, opts Options) *Proxy {
+	t.Helper()
+	if opts.Transport == nil {
+		tr := NewTransport(5*time.Second, 30*time.Second)
+		t.Cleanup(tr.CloseIdleConnections)
+		opts.Transport = tr
+	}
+	if opts.ErrorHandler == nil {
+		opts.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+		}
+	}
+	if opts.CookieNames == nil {
+		opts.CookieNames = []string{"access_token", "refresh_token", "logged_in"}
+	}
+	p, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // front is the gateway side: a real httptest server that sets the request id
-// (as the server does), attaches id when non-nil, and calls ServeRoute.
-func newFront(t testing.TB, p *Proxy, route *policy.Route, id *Identity) *httptest.Server {
+// (as the server does) and forwards with the decision for route and id.
+func newFront(t testing.TB, p *Proxy, route *routing.Route, id *Identity) *httptest.Server {
 	t.Helper()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("X-Request-Id", "rid-gateway")
-		if id != nil {
-			r = r.WithContext(WithIdentity(r.Context(), *id))
-		}
-		p.ServeRoute(w, r, route)
+		p.Forward(w, r, decision(route, id))
 	}))
 	t.Cleanup(s.Close)
 	return s

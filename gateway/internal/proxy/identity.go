@@ -1,40 +1,6 @@
 package proxy
 
-import (
-	"context"
-	"net/http"
-)
-
-// Identity is the authenticated caller the gateway vouches for upstream.
-type Identity struct {
-	UserID string
-	Role   string
-}
-
-// identityKey is the context key of the request's Identity.
-type identityKey struct{}
-
-// WithIdentity returns ctx carrying id. A request without an identity is
-// anonymous: it may be forwarded to public routes only.
-func WithIdentity(ctx context.Context, id Identity) context.Context {
-	return context.WithValue(ctx, identityKey{}, id)
-}
-
-// IdentityFrom returns the identity stored by WithIdentity. ok is false when
-// there is none or its UserID is empty; such a request is anonymous.
-func IdentityFrom(ctx context.Context) (id Identity, ok bool) {
-	id, ok = ctx.Value(identityKey{}).(Identity)
-	if !ok || id.UserID == "" {
-		return Identity{}, false
-	}
-	return id, true
-}
-
-// Header names the gateway sets upstream.
-const (
-	HeaderUserID   = "X-User-Id"
-	HeaderUserRole = "X-User-Role"
-)
+import "net/http"
 
 // IsIdentityHeader reports whether a header name is reserved for the gateway
 // (SECURITY.md H1). Names compare case-insensitively with '_' read as '-', so

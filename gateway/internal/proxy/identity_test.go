@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -116,32 +115,6 @@ func TestStripIdentityHeadersDoesNotAllocate(t *testing.T) {
 		t.Errorf("StripIdentityHeaders allocates %.1f times per run", allocs)
 	}
 }
-
-func TestIdentityContext(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		ctx  context.Context
-		want Identity
-		ok   bool
-	}{
-		{"none", context.Background(), Identity{}, false},
-		{"set", WithIdentity(context.Background(), Identity{UserID: "u1", Role: "admin"}), Identity{UserID: "u1", Role: "admin"}, true},
-		{"empty user id", WithIdentity(context.Background(), Identity{Role: "admin"}), Identity{}, false},
-		{"wrong type under a string key", context.WithValue(context.Background(), ctxString("identity"), Identity{UserID: "x"}), Identity{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, ok := IdentityFrom(tt.ctx)
-			if got != tt.want || ok != tt.ok {
-				t.Errorf("IdentityFrom = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
-			}
-		})
-	}
-}
-
-type ctxString string
 
 // FuzzStripIdentityHeaders: after stripping, no reserved key remains in any
 // spelling, IsIdentityHeader agrees with an independent oracle, and ordinary

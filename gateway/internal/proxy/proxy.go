@@ -1,67 +1,77 @@
-// Package proxy forwards a request to its route's upstream with the gateway's
-// identity headers, after removing anything the client sent that could pass for
-// them (SECURITY.md H1, H2, H7).
+// Package proxy forwards a request to its route's upstream with the gateway's identity
+// headers, after removing anything the client sent that could pass for them
+// (SECURITY.md H1, H2, H7). It makes no access decision: callers pass the decision
+// authz.Decide made, and the proxy only carries it out.
 package proxy
 
 import (
+	"context"
+	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/authgate/authgate/gateway/internal/policy"
+	"github.com/authgate/authgate/gateway/internal/authz"
+	"github.com/authgate/authgate/gateway/internal/forwarded"
+	"github.com/authgate/authgate/gateway/internal/routing"
 )
 
-// Options configures a Proxy. Every field may be left zero.
+// Options configures a Proxy.
 type Options struct {
-	// Transport sends requests upstream; nil means NewTransport(5s, 30s).
+	// Transport sends requests upstream (required; see NewTransport).
 	Transport http.RoundTripper
-	// ClientIP returns the client address written to X-Forwarded-For; nil means
-	// the host of r.RemoteAddr. The server supplies a trusted-proxy-aware one
-	// (SECURITY.md H3). An empty result sends no X-Forwarded-For.
-	ClientIP func(*http.Request) string
-	// ErrorHandler answers when the request cannot be forwarded, with an error
-	// wrapping one of this package's sentinels; nil means a JSON envelope: 502
-	// "Bad gateway", or 401/403 for ErrUnauthenticated/ErrForbidden.
+	// Trust says whose X-Forwarded-* headers are believed; nil trusts nobody
+	// (SECURITY.md H3).
+	Trust *forwarded.Trust
+	// Headers maps the decision's identity to upstream headers; nil sets X-User-Id and
+	// X-User-Role only.
+	Headers *authz.Headers
+	// ErrorHandler answers when the request cannot be forwarded (required), with an
+	// error wrapping routing.ErrNoRoute or ErrUpstream (and ErrUpstreamTimeout for
+	// timeouts).
 	ErrorHandler func(http.ResponseWriter, *http.Request, error)
 	// Aliases are extra identity header names to strip (see IsIdentityHeader).
 	Aliases []string
-	// CookieNames are the gateway's own cookies, removed from the forwarded
-	// Cookie header unless the route has PassCookies; nil means access_token,
-	// refresh_token and logged_in.
+	// CookieNames are the gateway's own cookies (required): removed from the forwarded
+	// Cookie header unless the route has PassCookies, and never accepted from an
+	// upstream's Set-Cookie.
 	CookieNames []string
 	// RequestIDHeader is copied from the inbound request; "" means X-Request-Id.
 	RequestIDHeader string
-	// Logger receives ReverseProxy's own reports (body copy errors after the
-	// response has started); nil discards them.
+	// Logger receives ReverseProxy's own reports (body copy errors after the response
+	// has started); nil discards them.
 	Logger *slog.Logger
 }
 
-// Proxy forwards requests to policy routes. It is safe for concurrent use. It
-// keeps one httputil.ReverseProxy per *policy.Route for its lifetime: build a
-// new Proxy (sharing the Transport) when the route table is reloaded.
+// Proxy forwards requests to routes. It is safe for concurrent use. It keeps one
+// httputil.ReverseProxy per *routing.Route for its lifetime: build a new Proxy (sharing
+// the Transport) when the route table changes.
 type Proxy struct {
 	transport    http.RoundTripper
-	clientIP     func(*http.Request) string
+	trust        *forwarded.Trust
+	headers      *authz.Headers
 	errorHandler func(http.ResponseWriter, *http.Request, error)
 	aliases      []string
 	cookieNames  []string
 	requestID    string
 	logger       *slog.Logger
 	buffers      *bufferPool
-	handlers     sync.Map // *policy.Route → *httputil.ReverseProxy
+	handlers     sync.Map // *routing.Route → *httputil.ReverseProxy
 }
 
-// New returns a Proxy configured by opts, with the defaults documented on Options.
-func New(opts Options) *Proxy {
+// New returns a Proxy configured by opts. Errors: a required option is missing.
+func New(opts Options) (*Proxy, error) {
+	if opts.Transport == nil || opts.ErrorHandler == nil || len(opts.CookieNames) == 0 {
+		return nil, errors.New("proxy: Transport, ErrorHandler and CookieNames are required")
+	}
 	p := &Proxy{
 		transport:    opts.Transport,
-		clientIP:     opts.ClientIP,
+		trust:        opts.Trust,
+		headers:      opts.Headers,
 		errorHandler: opts.ErrorHandler,
 		aliases:      slices.Clone(opts.Aliases),
 		cookieNames:  slices.Clone(opts.CookieNames),
@@ -69,17 +79,11 @@ func New(opts Options) *Proxy {
 		logger:       opts.Logger,
 		buffers:      newBufferPool(),
 	}
-	if p.transport == nil {
-		p.transport = NewTransport(5*time.Second, 30*time.Second)
+	if p.trust == nil {
+		p.trust = &forwarded.Trust{}
 	}
-	if p.clientIP == nil {
-		p.clientIP = remoteHost
-	}
-	if p.errorHandler == nil {
-		p.errorHandler = defaultErrorHandler
-	}
-	if p.cookieNames == nil {
-		p.cookieNames = []string{"access_token", "refresh_token", "logged_in"}
+	if p.headers == nil {
+		p.headers = &authz.Headers{}
 	}
 	if p.requestID == "" {
 		p.requestID = "X-Request-Id"
@@ -87,36 +91,35 @@ func New(opts Options) *Proxy {
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
-	return p
+	return p, nil
 }
 
-// ServeRoute forwards r to route's upstream. It refuses, through the error
-// handler, a nil or uncompiled route (ErrNoRoute), a non-public route without an
-// identity in r's context (ErrUnauthenticated) and an identity whose role the
-// route does not allow (ErrForbidden); upstream failures arrive there wrapping
-// ErrUpstream (and ErrUpstreamTimeout for timeouts).
-func (p *Proxy) ServeRoute(w http.ResponseWriter, r *http.Request, route *policy.Route) {
+// forwarding is what one forwarded request carries through ReverseProxy to Rewrite and
+// ModifyResponse.
+type forwarding struct {
+	decision    authz.Decision
+	gatewayCORS bool // the gateway already answered CORS on this response
+}
+
+type forwardingKey struct{}
+
+// Forward sends r to the upstream of the decision's route, with the decision's identity
+// (when it is Authenticated) as headers. A route without an upstream answers
+// routing.ErrNoRoute through the error handler; upstream failures arrive there wrapping
+// ErrUpstream.
+func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, d authz.Decision) {
+	route := d.Route()
 	if route == nil || route.Target == nil {
-		p.errorHandler(w, r, ErrNoRoute)
+		p.errorHandler(w, r, routing.ErrNoRoute)
 		return
 	}
-	if !route.Public() {
-		id, ok := IdentityFrom(r.Context())
-		if !ok {
-			p.errorHandler(w, r, ErrUnauthenticated)
-			return
-		}
-		if !route.Allows(id.Role) {
-			p.errorHandler(w, r, ErrForbidden)
-			return
-		}
-	}
-	p.handler(route).ServeHTTP(w, r)
+	f := &forwarding{decision: d, gatewayCORS: w.Header().Get("Access-Control-Allow-Origin") != ""}
+	p.handler(route).ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardingKey{}, f)))
 }
 
-// Prepare builds the reverse proxies of routes now instead of on their first
-// request; call it at start-up with policy.Table.Routes().
-func (p *Proxy) Prepare(routes []*policy.Route) {
+// Prepare builds the reverse proxies of routes now instead of on their first request;
+// call it at start-up with routing.Table.Routes().
+func (p *Proxy) Prepare(routes []*routing.Route) {
 	for _, r := range routes {
 		if r != nil && r.Target != nil {
 			p.handler(r)
@@ -126,7 +129,7 @@ func (p *Proxy) Prepare(routes []*policy.Route) {
 
 // handler returns the cached reverse proxy for route, building it on first use.
 // The hot path is one lock-free sync.Map load.
-func (p *Proxy) handler(route *policy.Route) *httputil.ReverseProxy {
+func (p *Proxy) handler(route *routing.Route) *httputil.ReverseProxy {
 	if h, ok := p.handlers.Load(route); ok {
 		if rp, ok := h.(*httputil.ReverseProxy); ok {
 			return rp
@@ -137,12 +140,13 @@ func (p *Proxy) handler(route *policy.Route) *httputil.ReverseProxy {
 	return rp
 }
 
-func (p *Proxy) newReverseProxy(route *policy.Route) *httputil.ReverseProxy {
+func (p *Proxy) newReverseProxy(route *routing.Route) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite:    func(pr *httputil.ProxyRequest) { p.rewrite(pr, route) },
-		Transport:  p.transport,
-		BufferPool: p.buffers,
-		ErrorLog:   slog.NewLogLogger(p.logger.Handler(), slog.LevelWarn),
+		Rewrite:        func(pr *httputil.ProxyRequest) { p.rewrite(pr, route) },
+		ModifyResponse: p.modifyResponse,
+		Transport:      p.transport,
+		BufferPool:     p.buffers,
+		ErrorLog:       slog.NewLogLogger(p.logger.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p.errorHandler(w, r, newUpstreamError(route.Index, route.Target.Host, err))
 		},
@@ -153,7 +157,7 @@ func (p *Proxy) newReverseProxy(route *policy.Route) *httputil.ReverseProxy {
 // hop-by-hop headers (including any the client listed in Connection) and the
 // Forwarded/X-Forwarded-* headers, so nothing set here can be removed by the
 // client (SECURITY.md H2).
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest, route *policy.Route) {
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest, route *routing.Route) {
 	pr.SetURL(route.Target)
 	out, in := pr.Out.Header, pr.In
 
@@ -162,24 +166,22 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, route *policy.Route) {
 	if pr.Out.Trailer != nil {
 		StripIdentityHeaders(pr.Out.Trailer, p.aliases)
 	}
-	if id, ok := IdentityFrom(in.Context()); ok {
-		out[HeaderUserID] = []string{id.UserID}
-		if id.Role != "" {
-			out[HeaderUserRole] = []string{id.Role}
-		}
+	if f, ok := in.Context().Value(forwardingKey{}).(*forwarding); ok && f.decision.Authenticated {
+		p.headers.Set(out, f.decision.Identity)
 	}
 
-	if ip := p.clientIP(in); ip != "" {
-		out["X-Forwarded-For"] = []string{ip}
+	// A trusted proxy's view of the client is kept (chain, scheme, host), as Caddy does;
+	// anyone else's is replaced by what the gateway saw (SECURITY.md H3).
+	if xff := p.trust.ForwardedFor(in); xff != "" {
+		out["X-Forwarded-For"] = []string{xff}
 	}
-	if in.Host != "" {
-		out["X-Forwarded-Host"] = []string{in.Host}
+	if ip := p.trust.ClientIP(in); ip != "" {
+		out["X-Real-Ip"] = []string{ip}
 	}
-	if in.TLS != nil {
-		out["X-Forwarded-Proto"] = []string{"https"}
-	} else {
-		out["X-Forwarded-Proto"] = []string{"http"}
+	if host := p.trust.Host(in); host != "" {
+		out["X-Forwarded-Host"] = []string{host}
 	}
+	out["X-Forwarded-Proto"] = []string{p.trust.Scheme(in)}
 
 	delete(out, p.requestID)
 	if rid := in.Header.Get(p.requestID); rid != "" {
@@ -193,6 +195,47 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, route *policy.Route) {
 	}
 }
 
+// modifyResponse keeps an upstream from speaking for the gateway: it cannot set the
+// gateway's own cookies, and its CORS headers give way to the gateway's answer on
+// gateway-authenticated routes (and wherever the gateway already answered), so a
+// browser never sees two Access-Control-Allow-Origin values.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	h := res.Header
+	dropSetCookies(h, p.cookieNames)
+	f, _ := res.Request.Context().Value(forwardingKey{}).(*forwarding)
+	if f == nil || f.gatewayCORS || !f.decision.Match.Public() {
+		for k := range h {
+			if len(k) > len("Access-Control-") && strings.EqualFold(k[:len("Access-Control-")], "Access-Control-") {
+				delete(h, k)
+			}
+		}
+	}
+	return nil
+}
+
+// dropSetCookies removes Set-Cookie lines that set one of names (any case of the
+// __Host-/__Secure- prefixed forms included).
+func dropSetCookies(h http.Header, names []string) {
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	kept := lines[:0:0]
+	for _, line := range lines {
+		name, _, _ := strings.Cut(line, "=")
+		name = textproto.TrimString(name)
+		if slices.Contains(names, name) {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	if len(kept) == 0 {
+		delete(h, "Set-Cookie")
+		return
+	}
+	h["Set-Cookie"] = kept
+}
+
 // canonicalizeKeys merges every key into its canonical form, so that the exact
 // key look-ups below (Authorization, Cookie, the request id) cannot miss an
 // "authorization" set by a handler in front. net/http itself only produces
@@ -204,15 +247,6 @@ func canonicalizeKeys(h http.Header) {
 			h[c] = append(h[c], v...)
 		}
 	}
-}
-
-// remoteHost is the default ClientIP: the address of the socket peer.
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	return host
 }
 
 // stripCookies removes the named cookies from the Cookie header(s), keeping the

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authgate/authgate/gateway/internal/policy"
+	"github.com/authgate/authgate/gateway/internal/authz"
+	"github.com/authgate/authgate/gateway/internal/forwarded"
+	"github.com/authgate/authgate/gateway/internal/routing"
 )
 
 func TestIdentityHeadersSet(t *testing.T) {
@@ -15,25 +17,25 @@ func TestIdentityHeadersSet(t *testing.T) {
 	up := newUpstream(t)
 	tests := []struct {
 		name     string
-		access   policy.Access
+		access   routing.Access
 		id       *Identity
 		header   map[string][]string
 		wantUser []string
 		wantRole []string
 	}{
-		{"identified", policy.Authenticated, &Identity{UserID: "u1", Role: "admin"}, nil, []string{"u1"}, []string{"admin"}},
-		{"no role", policy.Authenticated, &Identity{UserID: "u1"}, nil, []string{"u1"}, nil},
-		{"anonymous public", policy.Public, nil, nil, nil, nil},
-		{"identified on a public route", policy.Public, &Identity{UserID: "u2", Role: "user"}, nil, []string{"u2"}, []string{"user"}},
+		{"identified", routing.Authenticated, &Identity{UserID: "u1", Role: "admin"}, nil, []string{"u1"}, []string{"admin"}},
+		{"no role", routing.Authenticated, &Identity{UserID: "u1"}, nil, []string{"u1"}, nil},
+		{"anonymous public", routing.Public, nil, nil, nil, nil},
+		{"identified on a public route", routing.Public, &Identity{UserID: "u2", Role: "user"}, nil, []string{"u2"}, []string{"user"}},
 		// H2: the client lists the gateway's headers as hop-by-hop.
-		{"connection names X-User-Id", policy.Authenticated, &Identity{UserID: "u1", Role: "admin"},
+		{"connection names X-User-Id", routing.Authenticated, &Identity{UserID: "u1", Role: "admin"},
 			map[string][]string{"Connection": {"close, X-User-Id, X-User-Role, X-Request-Id"}}, []string{"u1"}, []string{"admin"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := New(Options{})
-			front := newFront(t, p, mustRoute(t, policy.Rule{Upstream: up.URL, Access: tt.access}), tt.id)
+			p := newProxy(t, Options{})
+			front := newFront(t, p, mustRoute(t, routing.Rule{Upstream: up.URL, Access: tt.access}), tt.id)
 			got := do(t, newRequest(t, http.MethodGet, front.URL+"/x", tt.header))
 			if u := got.Header["X-User-Id"]; !slices.Equal(u, tt.wantUser) {
 				t.Errorf("X-User-Id = %q, want %q", u, tt.wantUser)
@@ -93,21 +95,21 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := New(Options{Aliases: []string{"X-Tenant-Admin"}})
-			front := newFront(t, p, mustRoute(t, policy.Rule{Upstream: up.URL, Access: policy.Public}), tt.id)
+			p := newProxy(t, Options{Aliases: []string{"X-Tenant-Admin"}})
+			front := newFront(t, p, mustRoute(t, routing.Rule{Upstream: up.URL, Access: routing.Public}), tt.id)
 			got := do(t, newRequest(t, http.MethodGet, front.URL+"/x", tt.header))
 			for k, v := range got.Header {
 				if !reservedOracle(k, p.aliases) {
 					continue
 				}
-				if tt.id != nil && (k == HeaderUserID && slices.Equal(v, []string{tt.id.UserID}) ||
-					k == HeaderUserRole && slices.Equal(v, []string{tt.id.Role})) {
+				if tt.id != nil && (k == authz.HeaderUserID && slices.Equal(v, []string{tt.id.UserID}) ||
+					k == authz.HeaderUserRole && slices.Equal(v, []string{tt.id.Role})) {
 					continue
 				}
 				t.Errorf("upstream received %s: %q", k, v)
 			}
-			if tt.id != nil && got.Header.Get(HeaderUserID) != tt.id.UserID {
-				t.Errorf("X-User-Id = %q, want %q", got.Header.Get(HeaderUserID), tt.id.UserID)
+			if tt.id != nil && got.Header.Get(authz.HeaderUserID) != tt.id.UserID {
+				t.Errorf("X-User-Id = %q, want %q", got.Header.Get(authz.HeaderUserID), tt.id.UserID)
 			}
 		})
 	}
@@ -118,7 +120,7 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 func TestRequestTrailersCannotCarryIdentity(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
-	front := newFront(t, New(Options{}), mustRoute(t, policy.Rule{Upstream: up.URL}), nil)
+	front := newFront(t, newProxy(t, Options{}), mustRoute(t, routing.Rule{Upstream: up.URL}), nil)
 	req := newRequest(t, http.MethodPost, front.URL+"/x", nil)
 	req.Body = readCloser{strings.NewReader("body")}
 	req.ContentLength = -1
@@ -142,8 +144,8 @@ func TestAuthorizationForwarding(t *testing.T) {
 	for _, pass := range []bool{false, true} {
 		t.Run(map[bool]string{false: "stripped", true: "passed"}[pass], func(t *testing.T) {
 			t.Parallel()
-			route := mustRoute(t, policy.Rule{Upstream: up.URL, PassAuthorization: pass})
-			front := newFront(t, New(Options{}), route, nil)
+			route := mustRoute(t, routing.Rule{Upstream: up.URL, PassAuthorization: pass})
+			front := newFront(t, newProxy(t, Options{}), route, nil)
 			got := do(t, newRequest(t, http.MethodGet, front.URL+"/x", map[string][]string{
 				"authorization": {"Bearer secret"}, // non-canonical on the wire
 			}))
@@ -163,12 +165,12 @@ func TestAuthorizationForwarding(t *testing.T) {
 func TestNonCanonicalKeysFromHandlers(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
-	p := New(Options{})
-	route := mustRoute(t, policy.Rule{Upstream: up.URL})
+	p := newProxy(t, Options{})
+	route := mustRoute(t, routing.Rule{Upstream: up.URL})
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header["authorization"] = []string{"Bearer secret"}
 		r.Header["cookie"] = []string{"access_token=t; theme=dark"}
-		p.ServeRoute(w, r, route)
+		p.Forward(w, r, decision(route, nil))
 	}))
 	t.Cleanup(front.Close)
 	got := do(t, newRequest(t, http.MethodGet, front.URL+"/x", nil))
@@ -205,8 +207,8 @@ func TestCookieForwarding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			route := mustRoute(t, policy.Rule{Upstream: up.URL, PassCookies: tt.pass})
-			front := newFront(t, New(Options{CookieNames: tt.names}), route, nil)
+			route := mustRoute(t, routing.Rule{Upstream: up.URL, PassCookies: tt.pass})
+			front := newFront(t, newProxy(t, Options{CookieNames: tt.names}), route, nil)
 			header := map[string][]string{}
 			if tt.cookie != nil {
 				header["Cookie"] = tt.cookie
@@ -230,42 +232,60 @@ func TestStripCookiesAllocatesOnlyToRemove(t *testing.T) {
 	}
 }
 
+// TestForwardedHeaders: from anyone but a trusted proxy the client's X-Forwarded-* are
+// replaced by what the gateway saw; a trusted proxy's chain, scheme and host are kept,
+// as Caddy does (SECURITY.md H3, H9).
 func TestForwardedHeaders(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
 	spoof := map[string][]string{
 		"X-Forwarded-For":   {"6.6.6.6", "7.7.7.7"},
-		"X-Forwarded-Host":  {"evil.example"},
+		"X-Forwarded-Host":  {"app.example"},
 		"X-Forwarded-Proto": {"https"},
 		"Forwarded":         {"for=6.6.6.6;proto=https"},
 		"X-Real-Ip":         {"6.6.6.6"},
 	}
+	trusted, err := forwarded.NewTrust([]string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		name     string
-		clientIP func(*http.Request) string
-		header   map[string][]string
-		wantXFF  []string
+		name    string
+		trust   *forwarded.Trust
+		header  map[string][]string
+		wantXFF []string
+		realIP  string
+		host    string // "" = the request's own Host
+		proto   string
 	}{
-		{"socket peer by default", nil, spoof, []string{"127.0.0.1"}},
-		{"ClientIP result exactly", func(*http.Request) string { return "203.0.113.7" }, spoof, []string{"203.0.113.7"}},
-		{"empty ClientIP sends none", func(*http.Request) string { return "" }, spoof, nil},
-		{"hop-by-hop cannot drop it", nil, map[string][]string{"Connection": {"X-Forwarded-For, X-Forwarded-Host"}}, []string{"127.0.0.1"}},
+		{"untrusted peer: replaced", nil, spoof, []string{"127.0.0.1"}, "127.0.0.1", "", "http"},
+		{"trusted peer: kept and extended", trusted, spoof, []string{"6.6.6.6, 7.7.7.7, 127.0.0.1"}, "7.7.7.7", "app.example", "https"},
+		{"trusted peer without headers", trusted, nil, []string{"127.0.0.1"}, "127.0.0.1", "", "http"},
+		{"hop-by-hop cannot drop them", nil, map[string][]string{"Connection": {"X-Forwarded-For, X-Forwarded-Host, X-Real-Ip"}},
+			[]string{"127.0.0.1"}, "127.0.0.1", "", "http"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := New(Options{ClientIP: tt.clientIP})
-			front := newFront(t, p, mustRoute(t, policy.Rule{Upstream: up.URL}), nil)
+			p := newProxy(t, Options{Trust: tt.trust})
+			front := newFront(t, p, mustRoute(t, routing.Rule{Upstream: up.URL}), nil)
 			req := newRequest(t, http.MethodGet, front.URL+"/x", tt.header)
 			got := do(t, req)
 			if xff := got.Header["X-Forwarded-For"]; !slices.Equal(xff, tt.wantXFF) {
 				t.Errorf("X-Forwarded-For = %q, want %q", xff, tt.wantXFF)
 			}
-			if h := got.Header["X-Forwarded-Host"]; !slices.Equal(h, []string{req.URL.Host}) {
-				t.Errorf("X-Forwarded-Host = %q, want %q", h, req.URL.Host)
+			if ip := got.Header["X-Real-Ip"]; !slices.Equal(ip, []string{tt.realIP}) {
+				t.Errorf("X-Real-Ip = %q, want %q", ip, tt.realIP)
 			}
-			if p := got.Header["X-Forwarded-Proto"]; !slices.Equal(p, []string{"http"}) {
-				t.Errorf("X-Forwarded-Proto = %q, want http", p)
+			wantHost := tt.host
+			if wantHost == "" {
+				wantHost = req.URL.Host
+			}
+			if h := got.Header["X-Forwarded-Host"]; !slices.Equal(h, []string{wantHost}) {
+				t.Errorf("X-Forwarded-Host = %q, want %q", h, wantHost)
+			}
+			if p := got.Header["X-Forwarded-Proto"]; !slices.Equal(p, []string{tt.proto}) {
+				t.Errorf("X-Forwarded-Proto = %q, want %q", p, tt.proto)
 			}
 			if f, ok := got.Header["Forwarded"]; ok {
 				t.Errorf("Forwarded = %q reached the upstream", f)
@@ -297,7 +317,7 @@ func TestPathAndQueryVerbatim(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			front := newFront(t, New(Options{}), mustRoute(t, policy.Rule{Upstream: up.URL + tt.base}), nil)
+			front := newFront(t, newProxy(t, Options{}), mustRoute(t, routing.Rule{Upstream: up.URL + tt.base}), nil)
 			got := do(t, newRequest(t, http.MethodGet, front.URL+tt.target, nil))
 			if got.RequestURI != tt.want {
 				t.Errorf("upstream request-target = %q, want %q", got.RequestURI, tt.want)

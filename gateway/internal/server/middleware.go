@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -21,10 +20,10 @@ const (
 	ctxUserID       = "authgate.user_id"
 )
 
-// stripIdentityHeaders deletes every client-sent header the gateway or an upstream could
+// stripClientHeaders deletes every client-sent header the gateway or an upstream could
 // read as identity (SECURITY.md H1), before routing, on every path.
-func (s *Server) stripIdentityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	aliases := s.deps.Proxy.Aliases
+func (s *Server) stripClientHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	aliases := append(s.deps.Headers.Names(), s.deps.StripHeaders...)
 	return func(c echo.Context) error {
 		proxy.StripIdentityHeaders(c.Request().Header, aliases)
 		return next(c)
@@ -67,14 +66,12 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func requestID(c echo.Context) string { return c.Request().Header.Get(headerRequestID) }
-
-// accessLog writes one JSON line per request: never the query string, cookies or tokens.
+// accessLog writes one JSON line per request, panics included (as 500): never the query
+// string, cookies or tokens (SECURITY.md C2).
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		err := next(c)
-		if err != nil {
+		if err := next(c); err != nil {
 			c.Error(err) // render now so the logged status is the real one
 		}
 		r := c.Request()
@@ -91,14 +88,15 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("ip", c.RealIP()),
 			slog.String("user_id", uid),
-			slog.String("request_id", requestID(c)),
+			slog.String("request_id", r.Header.Get(headerRequestID)),
 		)
 		return nil
 	}
 }
 
-// recover turns a panic in a handler into a 500 in the envelope; http.ErrAbortHandler
-// (a client gone mid-proxy) is passed on to net/http, which handles it silently.
+// recover turns a panic in a handler into an error (a 500 in the envelope, logged by
+// accessLog); http.ErrAbortHandler (a client gone mid-proxy) is passed on to net/http,
+// which handles it silently.
 func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
@@ -106,7 +104,8 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 				if v == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
 					panic(v)
 				}
-				s.log.ErrorContext(c.Request().Context(), "panic", "panic", fmt.Sprint(v), "request_id", requestID(c))
+				s.log.ErrorContext(c.Request().Context(), "panic", "panic", fmt.Sprint(v),
+					"request_id", c.Request().Header.Get(headerRequestID))
 				err = fmt.Errorf("panic: %v", v)
 			}
 		}()
@@ -114,7 +113,8 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// corsConfig allows exactly the configured origins, with credentials; never "*".
+// corsConfig allows exactly the configured origins, with credentials; never "*"
+// (SECURITY.md C4).
 func corsConfig(origins []string) middleware.CORSConfig {
 	allowed := make(map[string]bool, len(origins))
 	for _, o := range origins {
@@ -128,30 +128,4 @@ func corsConfig(origins []string) middleware.CORSConfig {
 		ExposeHeaders:    []string{headerRequestID},
 		MaxAge:           600,
 	}
-}
-
-// ipExtractor reads the client address from the socket, or from X-Forwarded-For only
-// when the peer is a configured trusted proxy (SECURITY.md H3).
-func ipExtractor(trusted []string) (echo.IPExtractor, error) {
-	if len(trusted) == 0 {
-		return echo.ExtractIPDirect(), nil
-	}
-	opts := []echo.TrustOption{
-		echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false),
-	}
-	for _, t := range trusted {
-		if !strings.Contains(t, "/") {
-			if ip := net.ParseIP(t); ip != nil && ip.To4() != nil {
-				t += "/32"
-			} else {
-				t += "/128"
-			}
-		}
-		_, n, err := net.ParseCIDR(t)
-		if err != nil {
-			return nil, fmt.Errorf("trusted_proxies: %q: %w", t, err)
-		}
-		opts = append(opts, echo.TrustIPRange(n))
-	}
-	return echo.ExtractIPFromXFFHeader(opts...), nil
 }

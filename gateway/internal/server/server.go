@@ -1,10 +1,14 @@
-// Package server is the gateway's Echo edge server: the route list (routes.go), the
-// middleware chain, the proxy decision (gate.go) and the single error-to-response
-// mapping (errors.go).
+// Package server assembles the gateway's Echo edge server: routes.go lists every route,
+// the middleware chain is in middleware.go, the proxied path in forward.go, and every
+// error becomes a response through the one table of package httperr.
+//
+// What a configuration change may replace (the route table, the decision and the
+// proxies built on it) lives in one immutable runtime value behind an atomic pointer, so
+// a reload swaps one pointer and in-flight requests finish on the value they started with.
 package server
 
 import (
-	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -12,82 +16,104 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/authgate/authgate/authsvc"
-	"github.com/authgate/authgate/gateway/internal/policy"
+	"github.com/authgate/authgate/gateway/internal/authapi"
+	"github.com/authgate/authgate/gateway/internal/authz"
+	"github.com/authgate/authgate/gateway/internal/cookies"
+	"github.com/authgate/authgate/gateway/internal/forwarded"
+	"github.com/authgate/authgate/gateway/internal/httperr"
 	"github.com/authgate/authgate/gateway/internal/proxy"
+	"github.com/authgate/authgate/gateway/internal/routing"
 )
 
-// Authenticator is what the proxy path needs from the account service.
-type Authenticator interface {
-	// AuthenticateRequest returns the caller's identity or authsvc.ErrNotLoggedIn,
-	// ErrInvalidToken, ErrSessionExpired, ErrUnavailable.
-	AuthenticateRequest(r *http.Request) (authsvc.Identity, error)
-}
-
-// Check is one readiness probe (Redis, MongoDB, keys).
-type Check struct {
-	Name string
-	Run  func(ctx context.Context) error
-}
-
-// Deps are the server's collaborators and settings.
+// Deps are the server's collaborators and settings; every field is required unless it
+// says otherwise.
 type Deps struct {
-	Accounts       *authsvc.Service // mounted under /api/auth
-	Auth           Authenticator    // nil → Accounts
-	Routes         *policy.Table
-	Proxy          proxy.Options // ClientIP and ErrorHandler are set by the server
-	Logger         *slog.Logger
-	CORSOrigins    []string
-	BodyLimit      string   // e.g. "10KB", for /api/auth
-	TrustedProxies []string // IPs/CIDRs whose X-Forwarded-For is believed
-	Checks         []Check
+	API       *authapi.API        // /api/auth
+	Auth      authz.Authenticator // the account core's Authenticate
+	Routes    *routing.Table
+	Paths     routing.PathCheck
+	Trust     *forwarded.Trust
+	Jar       *cookies.Jar
+	Headers   *authz.Headers
+	Errors    *httperr.Table
+	Transport http.RoundTripper // upstream transport, shared by every runtime
+	// StripHeaders are extra client header names (or "prefix*") removed before routing,
+	// besides the built-in identity headers (SECURITY.md H1). Optional.
+	StripHeaders []string
+	CORSOrigins  []string // optional
+	BodyLimit    string   // Echo body-limit syntax ("10KB") for the gateway's own endpoints
+	Checks       []authsvc.Check
+	Logger       *slog.Logger
 }
 
 // Server is the gateway's HTTP handler.
 type Server struct {
-	echo  *echo.Echo
-	deps  Deps
-	proxy *proxy.Proxy
-	log   *slog.Logger
-	table []struct {
-		err error
-		failure
-	}
+	deps     Deps
+	log      *slog.Logger
+	rt       atomic.Pointer[runtime]
+	ready    *readiness
 	draining atomic.Bool
 }
 
-// New assembles the Echo server. Errors: a trusted proxy entry that does not parse.
+// runtime is everything built from the route table; immutable once built.
+type runtime struct {
+	echo    *echo.Echo
+	decider *authz.Decider
+	proxy   *proxy.Proxy
+}
+
+// New assembles the server. Errors: a required dependency is missing.
 func New(d Deps) (*Server, error) {
-	if d.Auth == nil {
-		d.Auth = d.Accounts
+	if d.API == nil || d.Auth == nil || d.Routes == nil || d.Trust == nil || d.Jar == nil ||
+		d.Headers == nil || d.Errors == nil || d.Transport == nil || d.BodyLimit == "" || d.Logger == nil {
+		return nil, errors.New("server: a required dependency is missing")
 	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
-	}
-	if d.BodyLimit == "" {
-		d.BodyLimit = "10KB"
-	}
-	ipx, err := ipExtractor(d.TrustedProxies)
-	if err != nil {
+	s := &Server{deps: d, log: d.Logger, ready: newReadiness(d.Checks, d.Logger)}
+	if err := s.SetRoutes(d.Routes); err != nil {
 		return nil, err
 	}
-	e := echo.New()
-	e.HideBanner = true
-	e.HidePort = true
-	e.IPExtractor = ipx
-	s := &Server{echo: e, deps: d, log: d.Logger, table: failures()}
-	e.HTTPErrorHandler = s.errorHandler
-	popts := d.Proxy
-	popts.ClientIP = ipx
-	popts.ErrorHandler = s.writeError
-	popts.Logger = d.Logger
-	s.proxy = proxy.New(popts)
-	s.proxy.Prepare(d.Routes.Routes())
-	s.routes()
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+// SetRoutes builds a runtime on routes and swaps it in; requests already running finish
+// on the previous one. Errors: the proxy cannot be built.
+func (s *Server) SetRoutes(routes *routing.Table) error {
+	d := s.deps
+	p, err := proxy.New(proxy.Options{
+		Transport:    d.Transport,
+		Trust:        d.Trust,
+		Headers:      d.Headers,
+		ErrorHandler: d.Errors.Write,
+		Aliases:      d.StripHeaders,
+		CookieNames:  d.Jar.Names(),
+		Logger:       d.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	p.Prepare(routes.Routes())
+	rt := &runtime{decider: authz.New(routes, d.Paths, d.Auth), proxy: p}
+	rt.echo = s.newEcho(rt)
+	s.rt.Store(rt)
+	return nil
+}
+
+func (s *Server) newEcho(rt *runtime) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.IPExtractor = s.deps.Trust.ClientIP
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if !c.Response().Committed {
+			s.deps.Errors.Write(c.Response(), c.Request(), err)
+		}
+	}
+	s.routes(e, rt)
+	return e
+}
+
+// ServeHTTP implements http.Handler on the current runtime.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.rt.Load().echo.ServeHTTP(w, r) }
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic (SIGTERM).
 func (s *Server) Drain() { s.draining.Store(true) }

@@ -1,4 +1,4 @@
-package policy
+package routing
 
 import (
 	"errors"
@@ -23,7 +23,10 @@ func TestCheckPath(t *testing.T) {
 		{"encoded space", "/files/a%20b", ""},
 		{"encoded unicode", "/wiki/Z%C3%BCrich", ""},
 		{"raw unicode", "/wiki/Zürich", ""},
-		{"dots inside a name", "/a/..b/c..d/.e/f.", ""},
+		{"dots inside a name", "/a/..b/c..d/.e/f.g", ""},
+		{"letters that do not fold", "/straße/日本/Ωmega/é", ""},
+		{"ligature ij", "/\u0133", "fold to ASCII"},
+		{"greek and cyrillic", "/Ωmega/Москва", ""},
 		{"literal percent", "/100%25", ""},
 		{"literal percent not hex", "/100%25zz", ""},
 		{"tilde and plus", "/~user/a+b", ""},
@@ -68,6 +71,20 @@ func TestCheckPath(t *testing.T) {
 		{"division slash", "/public\u2215api", "normalise"},
 		{"zero width space", "/ad\u200bmin", "format character"},
 		{"bidi override", "/\u202eadmin", "format character"},
+		// Ambiguous segments (SECURITY.md H10), refused unless allowed.
+		{"trailing dot", "/admin.", "ending in '.'"},
+		{"trailing dot mid path", "/admin./x", "ending in '.'"},
+		{"trailing dots", "/admin../x", "ending in '.'"},
+		{"trailing encoded space", "/admin%20", "ending in '.' or space"},
+		{"trailing space mid path", "/admin%20/users", "ending in '.' or space"},
+		{"dotless i", "/adm\u0131n", "fold to ASCII"},
+		{"long s", "/\u017fecret", "fold to ASCII"},
+		{"kelvin sign", "/\u212Aey", "fold to ASCII"},
+		{"dotted capital I", "/\u0130nternal", "fold to ASCII"},
+		{"ligature fi", "/\ufb01les", "fold to ASCII"},
+		{"superscript two", "/v\u00b2", "fold to ASCII"},
+		{"mathematical bold a", "/\U0001D41Admin", "fold to ASCII"},
+		{"circled a", "/\u24d0dmin", "fold to ASCII"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +145,30 @@ func TestCheckPathPairs(t *testing.T) {
 				t.Errorf("error %v does not wrap ErrBadPath", err)
 			}
 		})
+	}
+}
+
+// TestAmbiguousSegmentsSetting: the setting accepts exactly the ambiguous forms and
+// nothing else CheckPath refuses.
+func TestAmbiguousSegmentsSetting(t *testing.T) {
+	t.Parallel()
+	lax := PathCheck{AllowAmbiguousSegments: true}
+	for _, p := range []string{"/admin.", "/admin /x", "/adm\u0131n", "/\u212Aey", "/\ufb01les"} {
+		if err := CheckPath(p, url.PathEscape(p)); err == nil {
+			t.Errorf("CheckPath(%q) accepted by default", p)
+		}
+		if err := lax.Check(p, (&url.URL{Path: p}).EscapedPath()); err != nil {
+			t.Errorf("allowed ambiguous %q refused: %v", p, err)
+		}
+	}
+	for _, p := range []string{"/a/../b", "/a%2fb", "/a;b", "/\uff41"} {
+		u, err := url.ParseRequestURI(p)
+		if err != nil {
+			continue
+		}
+		if lax.Check(u.Path, u.EscapedPath()) == nil {
+			t.Errorf("the setting let %q through", p)
+		}
 	}
 }
 

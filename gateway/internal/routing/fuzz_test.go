@@ -1,4 +1,4 @@
-package policy
+package routing
 
 import (
 	"net/url"
@@ -68,26 +68,54 @@ func FuzzCheckPathMatch(f *testing.F) {
 				t.Fatalf("accepted escaped %q that decodes to %q, not %q", escaped, p, path)
 			}
 			// Matching is deterministic.
-			r1, ok1 := table.Match(method, path)
-			r2, ok2 := table.Match(method, path)
-			if r1 != r2 || ok1 != ok2 {
+			m1, ok1 := table.Match(method, "", path)
+			m2, ok2 := table.Match(method, "", path)
+			if m1.Route != m2.Route || ok1 != ok2 {
 				t.Fatalf("Match(%q, %q) is not deterministic", method, path)
 			}
-			if !ok1 || !r1.Public() {
+			if !ok1 {
 				continue
 			}
-			// A public match never equal-folds into an earlier protected rule.
-			for _, prev := range routes[:r1.Index] {
-				if prev.Public() || !methodListed(prev, method) {
+			// The decision is never laxer than a rule the path falls under only by case
+			// folding, nor than the rule that serves it (SECURITY.md H10).
+			got := accessOf(m1)
+			for _, r := range routes {
+				exactly := exactRegion(path, r) && methodExact(r, method)
+				folded := equalFoldRegion(path, r) && methodListed(r, method)
+				if !folded || (exactly && r != m1.Route) {
 					continue
 				}
-				if equalFoldRegion(path, prev) {
-					t.Fatalf("%s %q matched public rule %d but falls under protected rule %d (%q)",
-						method, path, r1.Index, prev.Index, prev.Path)
+				want := access{r.Public(), r.Allows("user"), r.Allows("admin")}
+				if (got.anon && !want.anon) || (got.user && !want.user) || (got.admin && !want.admin) {
+					t.Fatalf("%s %q lets through %+v, laxer than rule %d (%q) %+v", method, path, got, r.Index, r.Path, want)
 				}
 			}
 		}
 	})
+}
+
+// exactRegion is equalFoldRegion without folding.
+func exactRegion(path string, r *Route) bool {
+	if r.Exact {
+		return path == r.Path
+	}
+	if r.Path == "/" {
+		return strings.HasPrefix(path, "/")
+	}
+	return path == r.Path || strings.HasPrefix(path, r.Path+"/")
+}
+
+// methodExact is methodListed without folding.
+func methodExact(r *Route, method string) bool {
+	if len(r.Methods) == 0 {
+		return true
+	}
+	for _, m := range r.Methods {
+		if m == method || (m == "GET" && method == "HEAD") {
+			return true
+		}
+	}
+	return false
 }
 
 // methodListed is the oracle for methods: any, or listed case-insensitively,

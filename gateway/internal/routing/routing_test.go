@@ -1,4 +1,4 @@
-package policy
+package routing
 
 import (
 	"errors"
@@ -27,7 +27,10 @@ func TestNewTableRejects(t *testing.T) {
 		{"prefix trailing slash", []Rule{with(func(r *Rule) { r.Path = "/api/" })}, "must not end in '/'"},
 		{"bad method", []Rule{with(func(r *Rule) { r.Methods = []string{"GE T"} })}, "not an HTTP token"},
 		{"empty method", []Rule{with(func(r *Rule) { r.Methods = []string{""} })}, "not an HTTP token"},
-		{"no upstream", []Rule{with(func(r *Rule) { r.Upstream = "" })}, "scheme"},
+		{"bad host", []Rule{with(func(r *Rule) { r.Host = "exa mple.com" })}, "host"},
+		{"host with port", []Rule{with(func(r *Rule) { r.Host = "example.com:80" })}, "host"},
+		{"inner wildcard", []Rule{with(func(r *Rule) { r.Host = "a.*.example.com" })}, "wildcard"},
+		{"wildcard ip", []Rule{with(func(r *Rule) { r.Host = "*.10.0.0.1" })}, "host"},
 		{"ftp upstream", []Rule{with(func(r *Rule) { r.Upstream = "ftp://h/" })}, "scheme"},
 		{"relative upstream", []Rule{with(func(r *Rule) { r.Upstream = "/x" })}, "scheme"},
 		{"no host", []Rule{with(func(r *Rule) { r.Upstream = "http:///x" })}, "host"},
@@ -54,6 +57,14 @@ func TestNewTableRejects(t *testing.T) {
 		{"same exact twice", []Rule{
 			{Path: "/a", Exact: true, Upstream: up, Access: Public},
 			{Path: "/a", Exact: true, Upstream: up, Access: Authenticated},
+		}, "shadowed"},
+		{"any host before one host", []Rule{
+			{Path: "/a", Upstream: up, Access: Public},
+			{Host: "x.example.com", Path: "/a", Upstream: up, Access: Authenticated},
+		}, "shadowed"},
+		{"wildcard before its host", []Rule{
+			{Host: "*.example.com", Path: "/", Upstream: up, Access: Public},
+			{Host: "app.example.com", Path: "/a", Upstream: up, Access: Authenticated},
 		}, "shadowed"},
 		{"methods covered", []Rule{
 			{Path: "/a", Methods: []string{"GET", "POST"}, Upstream: up, Access: Authenticated},
@@ -135,8 +146,17 @@ func TestNewTableAccepts(t *testing.T) {
 	if routes[2].Methods[0] != "GET" || !routes[2].Allows("admin") || routes[2].Allows("guest") {
 		t.Error("changing the caller's slices changed the route")
 	}
-	if r, ok := table.Match("DELETE", "/api/admin"); !ok || r.Index != 3 {
-		t.Errorf("Match after mutation = %v, %v; want rule 3", r, ok)
+	if m, ok := table.Match("DELETE", "", "/api/admin"); !ok || m.Route.Index != 3 {
+		t.Errorf("Match after mutation = %v, %v; want rule 3", m, ok)
+	}
+	// Hosts do not shadow each other; a rule without upstream serves forward auth only.
+	if _, err := NewTable([]Rule{
+		{Host: "a.example.com", Path: "/", Access: Authenticated},
+		{Host: "b.example.com", Path: "/", Access: Public},
+		{Host: "*.example.com", Path: "/", Upstream: up, Access: Authenticated},
+		{Path: "/", Upstream: up, Access: Public},
+	}); err != nil {
+		t.Errorf("host rules: %v", err)
 	}
 }
 

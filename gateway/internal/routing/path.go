@@ -1,13 +1,15 @@
-package policy
+package routing
 
 import (
 	"errors"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // ErrBadPath is wrapped by every error CheckPath returns.
-var ErrBadPath = errors.New("policy: ambiguous or malformed request path")
+var ErrBadPath = errors.New("routing: ambiguous or malformed request path")
 
 // badPathError is ErrBadPath with the reason; reasons are constants so the
 // accepting path never allocates.
@@ -39,8 +41,28 @@ func (e badPathError) Is(target error) bool { return target == ErrBadPath }
 //     normalise to '.', '/', '\', ';', '%', '?' or '#' (fullwidth and small forms,
 //     dot leaders, division and fraction slashes, the Greek question mark).
 //
+// Also rejected, unless PathCheck.AllowAmbiguousSegments is set (SECURITY.md H10):
+//
+//   - a segment ending in '.' or a space ("/admin.", "/admin%20"), which Windows, IIS
+//     and some frameworks strip, so that it names another segment upstream;
+//   - a non-ASCII letter that common upstream stacks fold to ASCII: by case mapping
+//     ("ı" U+0131 upper-cases to "I", "ſ" U+017F and the Kelvin sign fold to "s" and
+//     "k") or by compatibility normalisation (ligatures such as "ﬁ", superscripts,
+//     letterlike and mathematical alphanumeric symbols), so that a public catch-all
+//     cannot carry them to an upstream that reads them as a protected path.
+//
 // One trailing slash is allowed. CheckPath does not allocate when it accepts.
-func CheckPath(path, escapedPath string) error {
+func CheckPath(path, escapedPath string) error { return PathCheck{}.Check(path, escapedPath) }
+
+// PathCheck is CheckPath with its one setting.
+type PathCheck struct {
+	// AllowAmbiguousSegments accepts the segments and letters listed under "Also
+	// rejected" on CheckPath, for upstreams known to read them literally.
+	AllowAmbiguousSegments bool
+}
+
+// Check is CheckPath under p's setting.
+func (p PathCheck) Check(path, escapedPath string) error {
 	if len(escapedPath) == 0 || escapedPath[0] != '/' {
 		return badPathError{"escaped path does not start with '/'"}
 	}
@@ -50,7 +72,63 @@ func CheckPath(path, escapedPath string) error {
 	if reason := checkDecoded(path); reason != "" {
 		return badPathError{reason}
 	}
+	if !p.AllowAmbiguousSegments {
+		if reason := checkAmbiguous(path); reason != "" {
+			return badPathError{reason}
+		}
+	}
 	return nil
+}
+
+// checkAmbiguous returns a reason if a segment of the (otherwise accepted) decoded path
+// ends in '.' or ' ', or holds a letter that folds to ASCII.
+func checkAmbiguous(path string) string {
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '.' || c == ' ':
+			if i+1 == len(path) || path[i+1] == '/' {
+				return "segment ending in '.' or space"
+			}
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRuneInString(path[i:])
+			if foldsToASCII(r) || decomposesToASCII(path[i:]) {
+				return "letter an upstream may fold to ASCII"
+			}
+			i += n - 1
+		}
+	}
+	return ""
+}
+
+// foldsToASCII reports whether the non-ASCII rune r becomes ASCII under upper- or
+// lower-casing or simple case folding.
+func foldsToASCII(r rune) bool {
+	if unicode.ToUpper(r) < utf8.RuneSelf || unicode.ToLower(r) < utf8.RuneSelf {
+		return true
+	}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+// decomposesToASCII reports whether the rune at the start of s has a compatibility
+// (NFKC) mapping, beyond its canonical one, that holds an ASCII byte ("ﬁ" → "fi", "²" →
+// "2", "ℌ" → "H"); "ü" (canonically "u" and a diaeresis) is not one. It does not allocate.
+func decomposesToASCII(s string) bool {
+	compat := norm.NFKC.PropertiesString(s).Decomposition()
+	if string(compat) == string(norm.NFC.PropertiesString(s).Decomposition()) {
+		return false
+	}
+	for _, b := range compat {
+		if b < utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 // checkEscaped walks escaped, decoding percent-escapes, and returns a reason if

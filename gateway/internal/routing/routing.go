@@ -1,9 +1,11 @@
-// Package policy holds the gateway's ordered route table: which upstream a request
-// path goes to and what access that route demands (SECURITY.md H4).
+// Package routing holds the gateway's ordered route table: which upstream a request
+// goes to and what access it demands (SECURITY.md H4, H10). Rules match on host, path
+// and method; the proxy and every forward-auth adapter decide on this one table.
 //
 // The hot path is CheckPath (reject ambiguous paths) followed by Table.Match (first
-// matching rule wins). Both are allocation-free.
-package policy
+// matching rule wins, with case folding never landing on a laxer rule). Both are
+// allocation-free when they accept.
+package routing
 
 import (
 	"errors"
@@ -41,11 +43,38 @@ func (a Access) String() string {
 	}
 }
 
-// ErrInvalidRule is wrapped by every error NewTable returns.
-var ErrInvalidRule = errors.New("policy: invalid rule")
+// Errors of the package; test with errors.Is.
+var (
+	// ErrInvalidRule is wrapped by every error NewTable returns.
+	ErrInvalidRule = errors.New("routing: invalid rule")
+	// ErrNoRoute: no rule matches the request (or the matched rule has no upstream to
+	// forward to).
+	ErrNoRoute = errors.New("routing: no route")
+)
+
+// RuleError is one problem NewTable found; it wraps ErrInvalidRule.
+type RuleError struct {
+	Index  int    // the rule's position
+	Path   string // its path, as given
+	Field  string // "host", "path", "methods", "upstream", "roles", "policy"; "" for the rule as a whole
+	Reason string
+}
+
+func (e *RuleError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("routing: rule %d (%q) %s", e.Index, e.Path, e.Reason)
+	}
+	return fmt.Sprintf("routing: rule %d (%q): %s: %s", e.Index, e.Path, e.Field, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidRule) hold.
+func (e *RuleError) Unwrap() error { return ErrInvalidRule }
 
 // Rule is one configured route, the input to NewTable.
 type Rule struct {
+	// Host restricts the rule to one host ("app.example.com") or to the hosts one
+	// label below a domain ("*.example.com"); case-insensitive, any port. Empty: any host.
+	Host string
 	// Path is the decoded path the rule matches; it starts with "/".
 	Path string
 	// Exact makes the rule match Path only; otherwise Path is a prefix matched on
@@ -55,7 +84,9 @@ type Rule struct {
 	// matches HEAD, as it does on every upstream built on net/http.
 	Methods []string
 	// Upstream is the absolute http(s) URL requests are forwarded to; its path is a
-	// base path the request path is appended to.
+	// base path the request path is appended to. Empty: the rule only answers forward
+	// auth (a proxy in front serves the request); the gateway's own proxy treats it as
+	// no route.
 	Upstream string
 	// Access is the access level the route demands.
 	Access Access
@@ -71,14 +102,14 @@ type Rule struct {
 // proxy share it between goroutines.
 type Route struct {
 	Rule
-	// Target is the parsed Upstream.
+	// Target is the parsed Upstream; nil when the rule has none.
 	Target *url.URL
 	// Index is the rule's position in the table, for logs.
 	Index int
 }
 
-// Allows reports whether a caller with role may use the route. Public and
-// Authenticated routes allow every role; Roles routes allow exactly the listed
+// Allows reports whether an authenticated caller with role may use the route. Public
+// and Authenticated routes allow every role; Roles routes allow exactly the listed
 // roles (case-sensitive). Authentication itself is the caller's job.
 func (r *Route) Allows(role string) bool {
 	switch r.Access {
@@ -97,18 +128,22 @@ func (r *Route) Public() bool { return r.Access == Public }
 // Table is an ordered, immutable route table, safe for concurrent use.
 type Table struct {
 	entries []entry
+	// foldStable: no rule path has a letter that case folding could change, so a request
+	// path without any either matches exactly what it matches folded (Match's fast path).
+	foldStable bool
 }
 
-// NewTable validates and compiles rules in order. It reports every problem at
-// once: the returned error joins one error per problem, each naming the rule
-// index and wrapping ErrInvalidRule. A rule is a problem when its path is not a
-// clean absolute path (see CheckPath; a prefix path other than "/" must not end
-// in "/"), a method is not an HTTP token, the upstream is not an absolute http(s)
-// URL without user info, query or fragment, the access level is unknown, Roles is
-// empty for Access Roles or set for any other level, or an earlier rule already
-// matches the rule's own path for all its methods (the rule is shadowed).
+// NewTable validates and compiles rules in order; it is the one place where routes are
+// validated. It reports every problem at once: the returned error joins one error per
+// problem, each naming the rule index and wrapping ErrInvalidRule. A rule is a problem
+// when its host is not a host name or "*." followed by one, its path is not a clean
+// absolute path (see CheckPath; a prefix path other than "/" must not end in "/"), a
+// method is not an HTTP token, the upstream is set but not an absolute http(s) URL
+// without user info, query or fragment, the access level is unknown, Roles is empty for
+// Access Roles or set for any other level, or an earlier rule already matches the rule's
+// own hosts and path for all its methods (the rule is shadowed).
 func NewTable(rules []Rule) (*Table, error) {
-	t := &Table{entries: make([]entry, 0, len(rules))}
+	t := &Table{entries: make([]entry, 0, len(rules)), foldStable: true}
 	var errs []error
 	for i, rule := range rules {
 		route, err := compile(i, rule)
@@ -120,12 +155,13 @@ func NewTable(rules []Rule) (*Table, error) {
 		for j := range t.entries {
 			if t.entries[j].shadows(&e) {
 				prev := t.entries[j].route
-				errs = append(errs, fmt.Errorf("policy: rule %d (%q) is shadowed by rule %d (%q), list the more specific rule first: %w",
-					i, rule.Path, prev.Index, prev.Path, ErrInvalidRule))
+				errs = append(errs, &RuleError{Index: i, Path: rule.Path, Reason: fmt.Sprintf(
+					"is shadowed by rule %d (%q), list the more specific rule first", prev.Index, prev.Path)})
 				break
 			}
 		}
 		t.entries = append(t.entries, e)
+		t.foldStable = t.foldStable && foldStablePath(route.Path)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -146,43 +182,50 @@ func (t *Table) Routes() []*Route {
 // compile validates one rule and returns its route, with the rule's slices
 // copied so that later changes by the caller cannot alter the table.
 func compile(i int, rule Rule) (*Route, error) {
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("policy: rule %d (%q): %s: %w", i, rule.Path, fmt.Sprintf(format, args...), ErrInvalidRule)
+	fail := func(field, format string, args ...any) error {
+		return &RuleError{Index: i, Path: rule.Path, Field: field, Reason: fmt.Sprintf(format, args...)}
 	}
+	host, err := compileHost(rule.Host)
+	if err != nil {
+		return nil, fail("host", "%s", err.Error())
+	}
+	rule.Host = host
 	if reason := checkDecoded(rule.Path); reason != "" {
-		return nil, fail("path: %s", reason)
+		return nil, fail("path", "%s", reason)
 	}
 	if strings.ContainsRune(rule.Path, '%') {
-		return nil, fail("path must be written decoded, without '%%'")
+		return nil, fail("path", "must be written decoded, without '%%'")
 	}
 	if !rule.Exact && rule.Path != "/" && strings.HasSuffix(rule.Path, "/") {
-		return nil, fail("a prefix path must not end in '/' (%q already matches %q)", strings.TrimSuffix(rule.Path, "/"), rule.Path)
+		return nil, fail("path", "a prefix path must not end in '/' (%q already matches %q)", strings.TrimSuffix(rule.Path, "/"), rule.Path)
 	}
 	methods := make([]string, 0, len(rule.Methods))
 	for _, m := range rule.Methods {
-		if !isToken(m) {
-			return nil, fail("method %q is not an HTTP token", m)
+		if !IsToken(m) {
+			return nil, fail("methods", "%q is not an HTTP token", m)
 		}
 		methods = append(methods, strings.ToUpper(m))
 	}
-	target, err := parseUpstream(rule.Upstream)
-	if err != nil {
-		return nil, fail("upstream: %s", err.Error())
+	var target *url.URL
+	if rule.Upstream != "" {
+		if target, err = parseUpstream(rule.Upstream); err != nil {
+			return nil, fail("upstream", "%s", err.Error())
+		}
 	}
 	switch rule.Access {
 	case Public, Authenticated:
 		if len(rule.Roles) > 0 {
-			return nil, fail("roles are only allowed with access %q, not %q", Roles, rule.Access)
+			return nil, fail("roles", "roles are only allowed with access %q, not %q", Roles, rule.Access)
 		}
 	case Roles:
 		if len(rule.Roles) == 0 {
-			return nil, fail("access %q needs at least one role", Roles)
+			return nil, fail("roles", "access %q needs at least one role", Roles)
 		}
 		if slices.Contains(rule.Roles, "") {
-			return nil, fail("empty role name")
+			return nil, fail("roles", "empty role name")
 		}
 	default:
-		return nil, fail("unknown access level %v", rule.Access)
+		return nil, fail("policy", "unknown access level %v", rule.Access)
 	}
 	rule.Methods = methods
 	rule.Roles = slices.Clone(rule.Roles)
@@ -212,8 +255,8 @@ func parseUpstream(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// isToken reports whether s is a non-empty RFC 9110 token.
-func isToken(s string) bool {
+// IsToken reports whether s is a non-empty RFC 9110 token (a method or header name).
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -1,0 +1,237 @@
+package authsvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/authsvc/internal/password"
+	"github.com/authgate/authgate/authsvc/internal/sessions"
+	"github.com/authgate/authgate/authsvc/internal/users"
+)
+
+// Role names the core knows; any other role is the operator's own.
+const (
+	RoleUser  = "user"
+	RoleAdmin = "admin"
+)
+
+// Register creates an account with role "user" (or u.Role) and returns it.
+// Errors: *ValidationError (see Validate), ErrEmailTaken, ErrUnavailable.
+func (s *Service) Register(ctx context.Context, u NewUser) (User, error) {
+	if issues := s.Validate(u); len(issues) > 0 {
+		return User{}, &ValidationError{Issues: issues}
+	}
+	hash, err := s.hasher.Hash(ctx, u.Password)
+	if err != nil {
+		return User{}, hashError(err)
+	}
+	role := u.Role
+	if role == "" {
+		role = RoleUser
+	}
+	doc := users.User{
+		Name: strings.TrimSpace(u.Name), Email: NormalizeEmail(u.Email), Password: hash, Role: role,
+		Photo: "default.png", Verified: true, Provider: "local",
+	}
+	if err := s.users.Create(ctx, &doc); err != nil {
+		return User{}, userError(err, ErrEmailTaken)
+	}
+	s.log.InfoContext(ctx, "user registered", "user_id", doc.ID.Hex())
+	return publicUser(doc), nil
+}
+
+// EnsureAdmin creates u as an admin unless an account with its email exists, and returns
+// the new user's id ("" when none was created). Errors: *ValidationError, ErrUnavailable.
+func (s *Service) EnsureAdmin(ctx context.Context, u NewUser) (string, error) {
+	u.Role = RoleAdmin
+	if issues := s.Validate(u); len(issues) > 0 {
+		return "", &ValidationError{Issues: issues}
+	}
+	if _, err := s.users.ByEmail(ctx, u.Email); err == nil {
+		return "", nil
+	} else if !errors.Is(err, users.ErrNotFound) {
+		return "", userError(err, nil)
+	}
+	created, err := s.Register(ctx, u)
+	if errors.Is(err, ErrEmailTaken) {
+		return "", nil // created concurrently by another replica
+	}
+	if err != nil {
+		return "", err
+	}
+	return created.ID, nil
+}
+
+// Login checks the credentials and opens a new session (a new id every time: no
+// fixation, SECURITY.md P5). Unknown email, wrong password and an unreadable hash all
+// answer ErrInvalidCredentials after the same hashing work, padded to the failed-login
+// floor while seed hashes remain. Errors: ErrInvalidCredentials, ErrUnavailable.
+func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, error) {
+	start := time.Now()
+	u, err := s.verifyPassword(ctx, NormalizeEmail(cr.Email), cr.Password)
+	if errors.Is(err, ErrInvalidCredentials) && s.failFloor > 0 {
+		wait := time.NewTimer(s.failFloor - time.Since(start))
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+			wait.Stop()
+		}
+	}
+	if err != nil {
+		return Grant{}, err
+	}
+	sid, err := s.access.NewID()
+	if err != nil {
+		return Grant{}, err
+	}
+	rjti, err := s.refresh.NewID()
+	if err != nil {
+		return Grant{}, err
+	}
+	sess, evicted, err := s.sessions.Create(ctx, sessions.Session{
+		ID: sid, UserID: u.ID.Hex(), Role: u.Role, RefreshJTI: rjti,
+		IP: truncate(cl.IP, 64), UserAgent: truncate(cl.UserAgent, 256),
+		Email: u.Email, Name: truncate(u.Name, 256),
+	})
+	if err != nil {
+		return Grant{}, s.sessionError(err)
+	}
+	for _, old := range evicted {
+		s.log.InfoContext(ctx, "session evicted: too many sessions", "user_id", sess.UserID, "session_id", old)
+	}
+	g := Grant{Identity: identityOf(sess)}
+	if g.AccessToken, g.AccessExpires, err = s.issueAccess(sess.UserID, sess.ID); err != nil {
+		return Grant{}, err
+	}
+	if g.RefreshToken, g.RefreshExpires, err = s.refresh.Issue(sess.UserID, sess.ID, rjti); err != nil {
+		return Grant{}, err
+	}
+	s.log.InfoContext(ctx, "login", "user_id", sess.UserID, "session_id", sess.ID)
+	return g, nil
+}
+
+// verifyPassword finds the user and verifies the password, upgrading old hashes.
+// Errors: ErrInvalidCredentials, ErrUnavailable.
+func (s *Service) verifyPassword(ctx context.Context, email, pw string) (users.User, error) {
+	if !validEmail(email) {
+		email = "" // never matches: the dummy verify below evens out the time
+	}
+	u, err := s.users.ByEmail(ctx, email)
+	if email == "" || errors.Is(err, users.ErrNotFound) {
+		if err := s.hasher.VerifyDummy(ctx, pw); err != nil && !errors.Is(err, password.ErrTooLong) {
+			return users.User{}, hashError(err)
+		}
+		return users.User{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return users.User{}, userError(err, nil)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, u.Password, pw)
+	switch {
+	case errors.Is(err, password.ErrBusy):
+		return users.User{}, hashError(err)
+	case err != nil || !ok:
+		if errors.Is(err, password.ErrMalformedHash) {
+			s.log.WarnContext(ctx, "stored password hash unreadable", "user_id", u.ID.Hex())
+		}
+		return users.User{}, ErrInvalidCredentials
+	}
+	if rehash {
+		if h, err := s.hasher.Hash(ctx, pw); err == nil {
+			if err := s.users.SetPasswordHash(ctx, u.ID, h); err != nil {
+				s.log.WarnContext(ctx, "password rehash not saved", "user_id", u.ID.Hex(), "error", err)
+			}
+		}
+	}
+	return u, nil
+}
+
+// User returns the account with id. Errors: ErrNotFound, ErrUnavailable.
+func (s *Service) User(ctx context.Context, id string) (User, error) {
+	u, err := s.users.ByID(ctx, id)
+	if err != nil {
+		return User{}, userError(err, nil)
+	}
+	return publicUser(u), nil
+}
+
+// Me authenticates accessToken and returns its user. A user deleted from MongoDB has
+// their sessions revoked. Errors: those of Authenticate (ErrNotLoggedIn for ""), and
+// ErrSessionExpired for a deleted user.
+func (s *Service) Me(ctx context.Context, accessToken string) (User, error) {
+	if accessToken == "" {
+		return User{}, ErrNotLoggedIn
+	}
+	id, err := s.Authenticate(ctx, accessToken)
+	if err != nil {
+		return User{}, err
+	}
+	u, err := s.User(ctx, id.UserID)
+	if errors.Is(err, ErrNotFound) {
+		s.revokeDeletedUser(ctx, id.UserID)
+		return User{}, ErrSessionExpired
+	}
+	return u, err
+}
+
+// SetRole changes a user's role in MongoDB and in every live session, so that it takes
+// effect on the user's next request. Errors: ErrNotFound, ErrUnavailable.
+func (s *Service) SetRole(ctx context.Context, userID, role string) error {
+	if strings.TrimSpace(role) == "" {
+		return &ValidationError{Issues: []Issue{{"role", IssueRequired}}}
+	}
+	if err := s.users.SetRole(ctx, userID, role); err != nil {
+		return userError(err, nil)
+	}
+	if err := s.sessions.SetRole(ctx, userID, role); err != nil {
+		return s.sessionError(err)
+	}
+	s.log.InfoContext(ctx, "role changed", "user_id", userID, "role", role)
+	return nil
+}
+
+// userError maps a users store error; dup is what ErrDuplicateEmail becomes.
+func userError(err, dup error) error {
+	switch {
+	case dup != nil && errors.Is(err, users.ErrDuplicateEmail):
+		return dup
+	case errors.Is(err, users.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, users.ErrUnavailable):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	default:
+		return err
+	}
+}
+
+// hashError maps a hasher error: a full hashing pool is a retryable 503.
+func hashError(err error) error {
+	if errors.Is(err, password.ErrBusy) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if errors.Is(err, password.ErrTooLong) {
+		return ErrInvalidCredentials
+	}
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func publicUser(u users.User) User {
+	return User{
+		ID: u.ID.Hex(), Name: u.Name, Email: u.Email, Role: u.Role, Photo: u.Photo, Provider: u.Provider,
+		Verified: u.Verified, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+func identityOf(s sessions.Session) Identity {
+	return Identity{UserID: s.UserID, Role: s.Role, SessionID: s.ID, Email: s.Email, Name: s.Name}
+}

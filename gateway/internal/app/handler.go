@@ -1,0 +1,44 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/authgate/authgate/gateway/internal/authapi"
+	"github.com/authgate/authgate/gateway/internal/cookies"
+	"github.com/authgate/authgate/gateway/internal/httperr"
+	"github.com/authgate/authgate/gateway/internal/proxy"
+	"github.com/authgate/authgate/gateway/internal/routing"
+	"github.com/authgate/authgate/gateway/internal/server"
+)
+
+// Handler builds the edge server on the opened app; transport is the upstream
+// transport (close its idle connections after serving).
+func (a *App) Handler(transport http.RoundTripper) (*server.Server, error) {
+	cfg := a.Config
+	jar := cookies.New(cookies.Config{
+		AccessTTL: cfg.Tokens.AccessTTL, RefreshTTL: cfg.Tokens.RefreshTTL,
+		RefreshPath: cfg.Cookies.RefreshPath, Domain: cfg.Cookies.Domain,
+		Secure: cfg.Cookies.Secure || cfg.Production(),
+	}, a.Trust)
+	return server.New(server.Deps{
+		API:          authapi.New(a.Accounts, a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
+		Auth:         a.Accounts,
+		Routes:       a.Routes,
+		Paths:        routing.PathCheck{AllowAmbiguousSegments: cfg.Paths.AllowAmbiguousSegments},
+		Trust:        a.Trust,
+		Jar:          jar,
+		Headers:      a.Headers,
+		Errors:       httperr.New(a.Log),
+		Transport:    transport,
+		StripHeaders: cfg.Proxy.IdentityHeaderAliases,
+		CORSOrigins:  cfg.CORS.Origins,
+		BodyLimit:    cfg.Server.BodyLimit,
+		Checks:       a.Accounts.Ready(),
+		Logger:       a.Log,
+	})
+}
+
+// NewTransport is the upstream transport the configuration asks for.
+func (a *App) NewTransport() *http.Transport {
+	return proxy.NewTransport(a.Config.Proxy.DialTimeout, a.Config.Proxy.ResponseHeaderTimeout)
+}

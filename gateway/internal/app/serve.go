@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"log/slog"
+
+	"github.com/authgate/authgate/gateway/internal/server"
+)
+
+// Serve runs the edge server on the configured address until ctx ends, then shuts down
+// gracefully (SECURITY.md R4): /readyz answers 503 for the drain delay, the listener
+// closes, in-flight requests (proxied ones too) get the shutdown timeout to finish; past
+// it their contexts are cancelled and connections closed. Serve returns only when no
+// handler is running, so the stores can be closed after it. It logs "listening" with the
+// bound address once it accepts connections.
+func (a *App) Serve(ctx context.Context) error {
+	transport := a.NewTransport()
+	defer transport.CloseIdleConnections()
+	srv, err := a.Handler(transport)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, a, srv)
+}
+
+func serve(ctx context.Context, a *App, srv *server.Server) error {
+	cfg, log := a.Config, a.Log
+	baseCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	var inflight tracker
+	hs := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inflight.start()
+			defer inflight.done()
+			srv.ServeHTTP(w, r)
+		}),
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "mode", cfg.Mode)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "drain_delay", cfg.Server.DrainDelay.String())
+	srv.Drain()
+	time.Sleep(cfg.Server.DrainDelay)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	shutdownErr := hs.Shutdown(sctx)
+	if shutdownErr != nil {
+		log.Warn("shutdown timeout passed; cancelling the requests still running", "error", shutdownErr)
+		cancelRequests()
+		_ = hs.Close()
+	}
+	inflight.wait()
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
+	}
+	return nil
+}
+
+// tracker counts running handlers. Unlike a sync.WaitGroup it may be started while
+// someone waits (a request on a kept-alive connection can begin during Shutdown), so
+// the count can never race the wait.
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	idle *sync.Cond
+}
+
+func (t *tracker) start() {
+	t.mu.Lock()
+	t.n++
+	t.mu.Unlock()
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	t.n--
+	if t.n == 0 && t.idle != nil {
+		t.idle.Broadcast()
+	}
+	t.mu.Unlock()
+}
+
+// wait returns when no handler runs.
+func (t *tracker) wait() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.idle == nil {
+		t.idle = sync.NewCond(&t.mu)
+	}
+	for t.n > 0 {
+		t.idle.Wait()
+	}
+}
