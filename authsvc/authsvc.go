@@ -125,6 +125,7 @@ type Session struct {
 // Service is the account core. It is safe for concurrent use.
 type Service struct {
 	cfg      Config
+	rules    Rules
 	log      *slog.Logger
 	users    *users.Store
 	sessions *sessions.Store
@@ -178,6 +179,7 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 	}
 	return &Service{
 		cfg:      cfg,
+		rules:    Rules{PasswordMaxLength: cfg.PasswordMaxLength},
 		log:      cfg.Logger,
 		users:    users.New(db, cfg.MongoTimeout),
 		sessions: store,

@@ -85,9 +85,9 @@ func loadKeySets(cfg KeyConfig, devDir string) ([]*tokens.KeySet, error) {
 			}
 			priv = path
 		}
-		set, signer, err := loadKeySet(k.spec, priv)
+		set, signer, err := loadKeySet(k.name, k.spec, priv)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %w", k.name, err))
+			errs = append(errs, err)
 			continue
 		}
 		sets, signers = append(sets, set), append(signers, signer)
@@ -102,13 +102,14 @@ func loadKeySets(cfg KeyConfig, devDir string) ([]*tokens.KeySet, error) {
 }
 
 // loadKeySet loads one kind; priv "" (no key yet) yields a nil set without error.
-func loadKeySet(spec KeySpec, priv string) (*tokens.KeySet, crypto.Signer, error) {
+// Each error names the kind and the key.
+func loadKeySet(kind string, spec KeySpec, priv string) (*tokens.KeySet, crypto.Signer, error) {
 	var errs []error
 	var signer crypto.Signer
 	if priv != "" {
 		s, err := tokens.LoadPrivateKey(priv)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("private key: %w", err))
+			errs = append(errs, fmt.Errorf("%s private key: %w", kind, err))
 		}
 		signer = s
 	}
@@ -116,7 +117,7 @@ func loadKeySet(spec KeySpec, priv string) (*tokens.KeySet, crypto.Signer, error
 	if spec.Public != "" {
 		p, err := tokens.LoadPublicKey(spec.Public)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("public key: %w", err))
+			errs = append(errs, fmt.Errorf("%s public key: %w", kind, err))
 		}
 		public = p
 	}
@@ -124,7 +125,7 @@ func loadKeySet(spec KeySpec, priv string) (*tokens.KeySet, crypto.Signer, error
 	for i, k := range spec.Previous {
 		pub, err := tokens.LoadPublicKey(k)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("previous public key %d: %w", i, err))
+			errs = append(errs, fmt.Errorf("%s previous public key %d: %w", kind, i, err))
 			continue
 		}
 		verify = append(verify, pub)
@@ -134,7 +135,7 @@ func loadKeySet(spec KeySpec, priv string) (*tokens.KeySet, crypto.Signer, error
 	}
 	set, err := tokens.NewKeySet(signer, public, verify)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: %w", err)
+		return nil, nil, fmt.Errorf("%s keys: %w", kind, err)
 	}
 	return set, signer, nil
 }

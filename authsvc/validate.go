@@ -19,10 +19,17 @@ type NewUser struct {
 // NormalizeEmail trims and lower-cases an email, so that ALICE@x and alice@x are one account.
 func NormalizeEmail(email string) string { return users.NormalizeEmail(email) }
 
-// Validate checks u as Register would and returns the problems in field order (name,
-// email, password), nil when there are none. Values are judged after trimming the name
-// and normalising the email.
-func (s *Service) Validate(u NewUser) []Issue {
+// Rules are the account core's rules for new values, a pure function of its settings.
+type Rules struct {
+	PasswordMaxLength int // characters
+}
+
+// Validate checks u as Register would; see Rules.Validate.
+func (s *Service) Validate(u NewUser) []Issue { return s.rules.Validate(u) }
+
+// Validate returns the problems of u in field order (name, email, password), nil when
+// there are none. Values are judged after trimming the name and normalising the email.
+func (r Rules) Validate(u NewUser) []Issue {
 	var out []Issue
 	if strings.TrimSpace(u.Name) == "" {
 		out = append(out, Issue{"name", IssueRequired})
@@ -33,13 +40,13 @@ func (s *Service) Validate(u NewUser) []Issue {
 	case !validEmail(email):
 		out = append(out, Issue{"email", IssueInvalid})
 	}
-	out = append(out, s.checkPassword(u.Password)...)
+	out = append(out, r.checkPassword(u.Password)...)
 	return out
 }
 
 // checkPassword returns the password's problems: empty, shorter than MinPasswordLength
 // or longer than PasswordMaxLength characters.
-func (s *Service) checkPassword(pw string) []Issue {
+func (r Rules) checkPassword(pw string) []Issue {
 	n := utf8.RuneCountInString(pw)
 	var out []Issue
 	if pw == "" {
@@ -48,14 +55,11 @@ func (s *Service) checkPassword(pw string) []Issue {
 	if n < MinPasswordLength {
 		out = append(out, Issue{"password", IssueTooShort})
 	}
-	if n > s.cfg.PasswordMaxLength {
+	if n > r.PasswordMaxLength {
 		out = append(out, Issue{"password", IssueTooLong})
 	}
 	return out
 }
-
-// PasswordMaxLength is the longest password accepted, in characters.
-func (s *Service) PasswordMaxLength() int { return s.cfg.PasswordMaxLength }
 
 // ValidEmail reports whether s (already normalised) is acceptable as an account's email.
 func ValidEmail(s string) bool { return validEmail(s) }

@@ -24,7 +24,7 @@ func echoUpstream(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"status": "success", "path": r.URL.Path, "query": r.URL.RawQuery, "headers": r.Header,
+			"status": "success", "method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "headers": r.Header,
 		})
 	}))
 	t.Cleanup(srv.Close)
@@ -287,6 +287,17 @@ func TestSeedFlow(t *testing.T) {
 		if me.Body["data"].(map[string]any)["user"].(map[string]any)["id"] != aliceID {
 			t.Fatalf("spoofed id reached upstream-demo: %s", me.Raw)
 		}
+	})
+
+	t.Run("every method a route may take is proxied", func(t *testing.T) {
+		for _, m := range []string{"PROPFIND", "MKCOL", "LOCK", "PURGE"} {
+			r := c.do(m, "/echo/dav/x", nil)
+			expect(t, r, 200, "")
+			if r.Body["method"] != m {
+				t.Fatalf("%s arrived as %v", m, r.Body["method"])
+			}
+		}
+		expect(t, c.do("MKCOL", "/api/nope", nil), 404, "Route /api/nope not found")
 	})
 
 	t.Run("unknown route, bad path, upstream down", func(t *testing.T) {

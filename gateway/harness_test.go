@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/authgate/authgate/authsvc/storetest"
 )
 
@@ -76,14 +79,27 @@ func (w *addrWriter) wait(t testing.TB, errc <-chan error) string {
 }
 
 // gatewayEnv is the environment of a test gateway: its own database, key prefix and
-// data dir, on the shared test MongoDB and Redis.
+// data dir, on the shared test MongoDB and Redis. At cleanup (after the gateway has
+// stopped) the database is dropped and every key under the prefix deleted, so tests
+// leave nothing on shared servers.
 func gatewayEnv(t testing.TB, db string) map[string]string {
+	_, prefix := storetest.Redis(t)
+	t.Cleanup(func() {
+		mc, err := mongo.Connect(options.Client().ApplyURI(storetest.MongoURI(t)))
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = mc.Database(db).Drop(ctx)
+		_ = mc.Disconnect(ctx)
+	})
 	return map[string]string{
 		"AUTHGATE_LISTEN":                           "127.0.0.1:0",
 		"AUTHGATE_MONGODB__URI":                     storetest.MongoURI(t),
 		"AUTHGATE_MONGODB__DATABASE":                db,
 		"AUTHGATE_REDIS__URL":                       storetest.RedisURL(t),
-		"AUTHGATE_REDIS__KEY_PREFIX":                "t:" + db + ":",
+		"AUTHGATE_REDIS__KEY_PREFIX":                prefix,
 		"AUTHGATE_DATA_DIR":                         t.TempDir(),
 		"AUTHGATE_TOKENS__LEEWAY":                   "0s",
 		"AUTHGATE_PASSWORDS__MAX_CONCURRENT_HASHES": "4",

@@ -128,9 +128,6 @@ func NewHasher(p Params, maxConcurrent, maxBytes int, rand io.Reader) *Hasher {
 	return h
 }
 
-// Params returns the parameters new hashes are made with.
-func (h *Hasher) Params() Params { return h.params }
-
 // Hash returns an argon2id PHC string for password with a fresh salt:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key> (unpadded standard base64).
 // It returns ErrTooLong before doing any work, ErrBusy if ctx ends before a slot is free,

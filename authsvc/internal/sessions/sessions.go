@@ -98,7 +98,9 @@ type Store struct {
 	cfg     Config
 	graceMS int64 // Grace for the scripts; -1 when there is none
 	scripts scripts
-	fields  []string // record fields in the order of every HMGET and script reply
+	// hmgetFields are the record fields, in the order of every HMGET and script reply,
+	// as HMGET arguments.
+	hmgetFields []any
 }
 
 // New returns a Store on rdb. Give rdb ContextTimeoutEnabled (or read/write timeouts
@@ -122,7 +124,11 @@ func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	if graceMS == 0 {
 		graceMS = -1 // now-RotatedAt is never <= -1: no grace at all
 	}
-	return &Store{rdb: rdb, cfg: cfg, graceMS: graceMS, scripts: newScripts(), fields: recordFields()}, nil
+	st := &Store{rdb: rdb, cfg: cfg, graceMS: graceMS, scripts: newScripts()}
+	for _, f := range recordFields() {
+		st.hmgetFields = append(st.hmgetFields, f)
+	}
+	return st, nil
 }
 
 // recordKey is the key of one session record.

@@ -81,7 +81,11 @@ func (st *Store) Get(ctx context.Context, userID, sessionID string) (Session, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
 	defer cancel()
-	vals, err := st.rdb.HMGet(ctx, st.recordKey(userID, sessionID), st.fields...).Result()
+	// HMGET through Do with the field names boxed once (New): the hot path's only
+	// Redis command allocates its argument list, not one interface per field.
+	args := make([]any, 2, 2+len(st.hmgetFields))
+	args[0], args[1] = "hmget", st.recordKey(userID, sessionID)
+	vals, err := st.rdb.Do(ctx, append(args, st.hmgetFields...)...).Slice()
 	if errors.Is(err, redis.Nil) {
 		return Session{}, fmt.Errorf("%s: %w", op, ErrNotFound)
 	}

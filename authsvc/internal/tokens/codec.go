@@ -157,12 +157,6 @@ func samePublicKey(a, b crypto.PublicKey) bool {
 	return ok && eq.Equal(b)
 }
 
-// TTL returns the lifetime of the tokens the Codec issues.
-func (c *Codec) TTL() time.Duration { return c.ttl }
-
-// Type returns the token type the Codec issues and accepts.
-func (c *Codec) Type() Type { return c.typ }
-
 // KeyID returns the "kid" of the current signing key.
 func (c *Codec) KeyID() string { _, kid, _ := c.keys.Signer(); return kid }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -29,14 +30,19 @@ func decodeRequest(r *http.Request) (body, error) {
 }
 
 // decodeBody reads a JSON object from r. Errors: httperr.ErrMalformedBody,
-// ErrBodyTooLarge (past http.MaxBytesReader's limit), or the reader's own error (Echo's
-// body limit passes through unchanged).
+// ErrBodyTooLarge (past http.MaxBytesReader's limit), ErrBodyTimeout (the server's read
+// deadline passed), or the reader's own error (Echo's body limit passes through
+// unchanged).
 func decodeBody(r io.Reader) (body, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooLarge):
 			return nil, httperr.ErrBodyTooLarge
+		case errors.As(err, &netErr) && netErr.Timeout():
+			return nil, httperr.ErrBodyTimeout // a client too slow to send its body
 		}
 		return nil, err
 	}

@@ -56,9 +56,6 @@ func New(routes *routing.Table, paths routing.PathCheck, auth Authenticator) *De
 	return &Decider{routes: routes, paths: paths, auth: auth}
 }
 
-// Routes returns the route table the Decider matches against.
-func (d *Decider) Routes() *routing.Table { return d.routes }
-
 // Decide returns the decision for req, or the reason access is refused:
 // routing.ErrBadPath (the path could mean something else upstream), routing.ErrNoRoute,
 // authsvc.ErrNotLoggedIn, ErrInvalidToken, ErrSessionExpired, ErrUnavailable (never
@@ -76,6 +73,9 @@ func (d *Decider) Decide(ctx context.Context, req Request) (Decision, error) {
 	dec := Decision{Match: m}
 	if m.Public() {
 		return dec, nil
+	}
+	if req.Token == "" {
+		return dec, authsvc.ErrNotLoggedIn
 	}
 	id, err := d.auth.Authenticate(ctx, req.Token)
 	if err != nil {

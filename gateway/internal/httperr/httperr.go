@@ -29,11 +29,6 @@ var (
 	ErrBodyTooLarge = errors.New("request body too large")
 	// ErrBodyTimeout: the client did not send its body in time.
 	ErrBodyTimeout = errors.New("request body timeout")
-	// ErrCrossSite: a cross-site request to an endpoint that changes state (SECURITY.md C3).
-	ErrCrossSite = errors.New("cross-site request refused")
-	// ErrBadRequest: a request the gateway cannot read (a forward-auth request without
-	// usable forwarded headers is answered 401 by its adapter instead).
-	ErrBadRequest = errors.New("bad request")
 )
 
 // HeaderError is set on every error response the gateway writes itself, with the row's
@@ -98,8 +93,6 @@ func New(log *slog.Logger) *Table {
 		{ErrMalformedBody, Failure{http.StatusBadRequest, "malformed_body", "Malformed JSON in request body"}},
 		{ErrBodyTooLarge, Failure{http.StatusRequestEntityTooLarge, "body_too_large", "Request body too large"}},
 		{ErrBodyTimeout, Failure{http.StatusRequestTimeout, "body_timeout", "Request body not received in time"}},
-		{ErrCrossSite, Failure{http.StatusForbidden, "cross_site", "Cross-site request refused"}},
-		{ErrBadRequest, Failure{http.StatusBadRequest, "bad_request", "Bad request"}},
 		{routing.ErrBadPath, Failure{http.StatusBadRequest, "bad_path", "Invalid request path"}},
 		{proxy.ErrUpstreamTimeout, Failure{http.StatusGatewayTimeout, "upstream_timeout", "Upstream service timed out"}},
 		{proxy.ErrUpstream, Failure{http.StatusBadGateway, "upstream_unavailable", "Upstream service unavailable"}},
