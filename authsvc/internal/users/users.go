@@ -146,20 +146,7 @@ func (s *Store) findOne(ctx context.Context, filter bson.D) (User, error) {
 // SetPasswordHash replaces the stored hash of user id (bcrypt → argon2id upgrade).
 // Errors: ErrNotFound, ErrUnavailable.
 func (s *Store) SetPasswordHash(ctx context.Context, id bson.ObjectID, hash string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "password", Value: hash},
-			{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)},
-		}}})
-	if err != nil {
-		return unavailable("update password", err)
-	}
-	if res.MatchedCount == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.set(ctx, "update password", id, bson.E{Key: "password", Value: hash})
 }
 
 // SetRole changes the role of user id. Errors: ErrNotFound, ErrUnavailable.
@@ -168,15 +155,17 @@ func (s *Store) SetRole(ctx context.Context, id, role string) error {
 	if err != nil {
 		return ErrNotFound
 	}
+	return s.set(ctx, "update role", oid, bson.E{Key: "role", Value: role})
+}
+
+// set sets fields of user id and its updatedAt. Errors: ErrNotFound, ErrUnavailable.
+func (s *Store) set(ctx context.Context, op string, id bson.ObjectID, fields ...bson.E) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: oid}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "role", Value: role},
-			{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)},
-		}}})
+	update := append(bson.D(fields), bson.E{Key: "updatedAt", Value: time.Now().UTC().Truncate(time.Millisecond)})
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: update}})
 	if err != nil {
-		return unavailable("update role", err)
+		return unavailable(op, err)
 	}
 	if res.MatchedCount == 0 {
 		return ErrNotFound

@@ -131,7 +131,8 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sto
 }
 
 // newRedisClient reads url as mode says (one server, a Cluster, or Sentinels) and
-// applies the per-call timeout. Errors: a URL the mode cannot read.
+// applies the per-call timeout; the client honours context deadlines, so a hung Redis
+// cannot hold a request past its deadline. Errors: a URL the mode cannot read.
 func newRedisClient(mode, url string, timeout time.Duration) (redis.UniversalClient, error) {
 	switch mode {
 	case config.RedisCluster:
@@ -139,24 +140,21 @@ func newRedisClient(mode, url string, timeout time.Duration) (redis.UniversalCli
 		if err != nil {
 			return nil, fmt.Errorf("redis.url (cluster): %w", err)
 		}
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
-		o.ContextTimeoutEnabled = true
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled = timeout, timeout, timeout, true
 		return redis.NewClusterClient(o), nil
 	case config.RedisSentinel:
 		o, err := redis.ParseFailoverURL(url)
 		if err != nil {
 			return nil, fmt.Errorf("redis.url (sentinel): %w", err)
 		}
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
-		o.ContextTimeoutEnabled = true
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled = timeout, timeout, timeout, true
 		return redis.NewFailoverClient(o), nil
 	default:
 		o, err := redis.ParseURL(url)
 		if err != nil {
 			return nil, fmt.Errorf("redis.url: %w", err)
 		}
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
-		o.ContextTimeoutEnabled = true // a hung Redis must not hold a request past its deadline
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled = timeout, timeout, timeout, true
 		return redis.NewClient(o), nil
 	}
 }
