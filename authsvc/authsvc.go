@@ -132,7 +132,10 @@ type Service struct {
 	access   *tokens.Codec
 	verified *tokens.Cache // access tokens already verified (hot path)
 	refresh  *tokens.Codec
-	hasher   *password.Hasher
+	// verifiedRefresh caches refresh tokens verified as proof (forward auth); Refresh
+	// itself parses every time.
+	verifiedRefresh *tokens.Cache
+	hasher          *password.Hasher
 	// failFloor is the least time a failed login takes (0: no padding needed).
 	failFloor time.Duration
 }
@@ -186,7 +189,9 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 		access:   access,
 		verified: tokens.NewCache(access, 0),
 		refresh:  refresh,
-		hasher:   password.NewHasher(params, cfg.MaxConcurrentHashes, 1024, nil),
+
+		verifiedRefresh: tokens.NewCache(refresh, 0),
+		hasher:          password.NewHasher(params, cfg.MaxConcurrentHashes, 1024, nil),
 	}, nil
 }
 

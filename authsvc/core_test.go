@@ -190,3 +190,51 @@ func TestNewRequiresConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshAsProof: a live session's refresh token authenticates without rotating
+// (forward auth), an old one proves nothing and revokes nothing, and after logout
+// nothing proves the session.
+func TestRefreshAsProof(t *testing.T) {
+	ctx := t.Context()
+	s := newCore(t)
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Ed", Email: "ed@example.com", Password: "ed-password"}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.Login(ctx, authsvc.Credentials{Email: "ed@example.com", Password: "ed-password"}, authsvc.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.AuthenticateRefresh(ctx, g.RefreshToken)
+	if err != nil || id.SessionID != g.Identity.SessionID || id.Email != "ed@example.com" {
+		t.Fatalf("AuthenticateRefresh = %+v, %v", id, err)
+	}
+	for _, bad := range []string{"", g.AccessToken, "a.b.c"} {
+		if _, err := s.AuthenticateRefresh(ctx, bad); err == nil {
+			t.Fatalf("AuthenticateRefresh(%.10q) succeeded", bad)
+		}
+	}
+	issued, err := s.IssueAccess(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Authenticate(ctx, issued.AccessToken); err != nil || got.SessionID != id.SessionID {
+		t.Fatalf("issued access token: %+v, %v", got, err)
+	}
+	// The proof does not rotate: the same refresh token still refreshes.
+	g2, err := s.Refresh(ctx, g.RefreshToken)
+	if err != nil || g2.RefreshToken == "" {
+		t.Fatalf("Refresh after proof: %+v, %v", g2, err)
+	}
+	if err := s.CheckSession(ctx, id.UserID, id.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Logout(ctx, g2.RefreshToken, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateRefresh(ctx, g2.RefreshToken); !errors.Is(err, authsvc.ErrSessionExpired) {
+		t.Fatalf("after logout: %v", err)
+	}
+	if err := s.CheckSession(ctx, id.UserID, id.SessionID); !errors.Is(err, authsvc.ErrSessionExpired) {
+		t.Fatalf("CheckSession after logout: %v", err)
+	}
+}

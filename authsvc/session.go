@@ -28,6 +28,52 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Identit
 	return identityOf(sess), nil
 }
 
+// touchEvery is how often proof by refresh token slides a session: a busy user behind
+// forward auth costs one Redis write a minute, not one per request.
+const touchEvery = time.Minute
+
+// AuthenticateRefresh accepts a refresh token as proof of a live session, for callers
+// that cannot hand the client a new access token (forward auth: nginx, Caddy) or that
+// serve a browser's page load: the token must be the session's current one (or the one
+// rotated away within the grace window), and the session's idle expiry slides at most
+// once a minute, so an active user stays signed in for the session's whole life.
+// Nothing is rotated and nothing is revoked here; rotation and reuse detection belong to
+// Refresh. Errors: ErrNotLoggedIn (empty token), ErrInvalidToken, ErrSessionExpired,
+// ErrUnavailable.
+func (s *Service) AuthenticateRefresh(ctx context.Context, refreshToken string) (Identity, error) {
+	if refreshToken == "" {
+		return Identity{}, ErrNotLoggedIn
+	}
+	claims, err := s.verifiedRefresh.Parse(refreshToken)
+	if err != nil {
+		return Identity{}, ErrInvalidToken
+	}
+	sess, err := s.sessions.Touch(ctx, claims.Subject, claims.SessionID, claims.ID, touchEvery)
+	if err != nil {
+		return Identity{}, s.sessionError(err)
+	}
+	return identityOf(sess), nil
+}
+
+// IssueAccess returns a new access token for id's session (no rotation, no new refresh
+// token), for a caller that authenticated it by AuthenticateRefresh and can set the
+// cookie. Errors: the signer's.
+func (s *Service) IssueAccess(id Identity) (Grant, error) {
+	g := Grant{Identity: id}
+	var err error
+	g.AccessToken, g.AccessExpires, err = s.issueAccess(id.UserID, id.SessionID)
+	return g, err
+}
+
+// CheckSession reports whether the session still lives (long-lived connections check it
+// periodically). Errors: ErrSessionExpired, ErrUnavailable.
+func (s *Service) CheckSession(ctx context.Context, userID, sessionID string) error {
+	if _, err := s.sessions.Get(ctx, userID, sessionID); err != nil {
+		return s.sessionError(err)
+	}
+	return nil
+}
+
 // Refresh rotates the refresh token (exactly once under concurrency), slides the
 // session and issues a new access token. Everything that can fail is done before the
 // rotation is committed, so a failure never strands the client with a refresh token that

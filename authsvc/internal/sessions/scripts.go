@@ -79,6 +79,32 @@ redis.call('ZREM', idx, sid)
 return {3}
 `
 
+// luaTouch: KEYS = record, index. ARGV = sid, presented jti, now, grace ms, idle ms,
+// min interval ms. Returns {0} when the session is not live or the jti is neither the
+// current refresh token nor the one rotated away within the grace window (nothing is
+// revoked: only the refresh endpoint judges reuse), else {1, fields...}, having slid the
+// idle expiry (record TTL, LastSeen, index score) if it was last slid at least the min
+// interval ago.
+const luaTouch = luaPrelude + `
+local rec, idx = KEYS[1], KEYS[2]
+local sid, presented = ARGV[1], ARGV[2]
+local now, grace, idle, every = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local r = redis.call('HMGET', rec, unpack(F))
+if not r[1] or not live(r, now, idle) then return {0} end
+local current = r[3] == presented
+local recent = r[4] and r[4] ~= '' and r[4] == presented and now - (tonumber(r[5]) or 0) <= grace
+if not current and not recent then return {0} end
+if now - tonumber(r[7]) >= every then
+  local ttl = math.max(1, math.min(idle, tonumber(r[8]) - now))
+  redis.call('HSET', rec, 'seen', ARGV[3])
+  redis.call('PEXPIRE', rec, ttl)
+  redis.call('ZADD', idx, now + ttl, sid)
+  if redis.call('PTTL', idx) < ttl then redis.call('PEXPIRE', idx, ttl) end
+  r[7] = ARGV[3]
+end
+return {1, unpack(r)}
+`
+
 // luaList: KEYS = index. ARGV = record base, now, idle ms. Returns {{sid, fields...}...}
 // for live sessions; deletes records that are past a limit and drops index entries
 // without a live record.
@@ -127,13 +153,14 @@ return n
 // scripts are the compiled scripts a Store runs (EVALSHA, falling back to EVAL when
 // the server does not have them cached).
 type scripts struct {
-	create, rotate, list, deleteAll, setRole *redis.Script
+	create, rotate, touch, list, deleteAll, setRole *redis.Script
 }
 
 func newScripts() scripts {
 	return scripts{
 		create:    redis.NewScript(luaCreate),
 		rotate:    redis.NewScript(luaRotate),
+		touch:     redis.NewScript(luaTouch),
 		list:      redis.NewScript(luaList),
 		deleteAll: redis.NewScript(luaDeleteAll),
 		setRole:   redis.NewScript(luaSetRole),

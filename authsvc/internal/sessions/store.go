@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -141,6 +142,38 @@ func (st *Store) Rotate(ctx context.Context, userID, sessionID, presentedJTI, ne
 		return Session{}, 0, unavailable(op, fmt.Errorf("unexpected script reply %v", reply))
 	}
 	return s, Outcome(code), nil
+}
+
+// Touch proves that refreshJTI belongs to a live session (the current refresh token, or
+// the one rotated away within the grace window) and slides the session's idle expiry,
+// at most once per every; nothing is rotated and nothing is revoked (reuse is judged by
+// Rotate alone). It returns the session as stored.
+//
+// Errors: ErrNotFound (no live session, or not its refresh token), ErrUnavailable.
+func (st *Store) Touch(ctx context.Context, userID, sessionID, refreshJTI string, every time.Duration) (Session, error) {
+	const op = "touch"
+	if !validID(userID) || !validID(sessionID) || !validJTI(refreshJTI) {
+		return Session{}, fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
+	defer cancel()
+	keys := []string{st.recordKey(userID, sessionID), st.indexKey(userID)}
+	reply, err := st.scripts.touch.Run(ctx, st.rdb, keys, sessionID, refreshJTI, st.cfg.Clock().UnixMilli(),
+		max(st.graceMS, 0), st.cfg.IdleTTL.Milliseconds(), every.Milliseconds()).Slice()
+	if err != nil {
+		return Session{}, unavailable(op, err)
+	}
+	if len(reply) == 0 {
+		return Session{}, unavailable(op, errors.New("empty script reply"))
+	}
+	if code, _ := reply[0].(int64); code != 1 {
+		return Session{}, fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	s, ok := decode(sessionID, reply[1:])
+	if !ok || s.UserID != userID {
+		return Session{}, fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	return s, nil
 }
 
 // Delete removes the session and its index entry atomically (MULTI). It is idempotent:

@@ -1,6 +1,7 @@
 package sessions_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -82,5 +83,43 @@ func testCreatePrunesByScore(t *testing.T, newStore newStoreFunc) {
 	f.create(t, user)
 	if err := rdb.ZScore(ctx, f.st.IndexKey(user), old.ID).Err(); err == nil {
 		t.Fatalf("expired entry %s still indexed", old.ID)
+	}
+}
+
+// testTouch: the current refresh token (or the one just rotated away, within grace)
+// proves a live session and slides it at most once per interval; an older token, a
+// foreign one or a dead session prove nothing, and nothing is revoked.
+func testTouch(t *testing.T, newStore newStoreFunc) {
+	f := setup(t, newStore, func(c *sessions.Config) { c.IdleTTL = time.Hour; c.Grace = 10 * time.Second })
+	ctx := t.Context()
+	s := f.create(t, id("u"))
+	f.clock.Advance(5 * time.Minute)
+	got, err := f.st.Touch(ctx, s.UserID, s.ID, s.RefreshJTI, time.Minute)
+	if err != nil || !got.LastSeen.Equal(f.clock.Now()) {
+		t.Fatalf("Touch = %+v, %v; want LastSeen slid to now", got, err)
+	}
+	f.clock.Advance(30 * time.Second)
+	if got, err := f.st.Touch(ctx, s.UserID, s.ID, s.RefreshJTI, time.Minute); err != nil || got.LastSeen.Equal(f.clock.Now()) {
+		t.Fatalf("second Touch within the interval slid the session: %+v, %v", got, err)
+	}
+	next := id("j")
+	if _, _, err := f.st.Rotate(ctx, s.UserID, s.ID, s.RefreshJTI, next); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Touch(ctx, s.UserID, s.ID, s.RefreshJTI, time.Minute); err != nil {
+		t.Fatalf("the token rotated away within grace: %v", err)
+	}
+	f.clock.Advance(time.Minute)
+	for name, jti := range map[string]string{"old": s.RefreshJTI, "foreign": id("j")} {
+		if _, err := f.st.Touch(ctx, s.UserID, s.ID, jti, time.Minute); !errors.Is(err, sessions.ErrNotFound) {
+			t.Fatalf("%s token: %v, want ErrNotFound", name, err)
+		}
+	}
+	if _, err := f.st.Touch(ctx, s.UserID, s.ID, next, time.Minute); err != nil {
+		t.Fatalf("nothing may be revoked by Touch: %v", err)
+	}
+	f.clock.Advance(2 * time.Hour)
+	if _, err := f.st.Touch(ctx, s.UserID, s.ID, next, time.Minute); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("idle session: %v", err)
 	}
 }

@@ -48,6 +48,7 @@ func runStoreTests(t *testing.T, newStore newStoreFunc) {
 		{"sessions per user are bounded: least recently used evicted", testMaxPerUser},
 		{"rotation slides the index score", testRotateSlidesScore},
 		{"create prunes expired entries by score", testCreatePrunesByScore},
+		{"touch proves and slides without rotating", testTouch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -67,10 +67,13 @@ type Config struct {
 	Passwords Passwords `koanf:"passwords"`
 	Bootstrap Bootstrap `koanf:"bootstrap"`
 	// TrustedProxies are IPs or CIDRs whose X-Forwarded-For is believed.
-	TrustedProxies []string `koanf:"trusted_proxies"`
-	Server         Server   `koanf:"server"`
-	Proxy          Proxy    `koanf:"proxy"`
-	Paths          Paths    `koanf:"paths"`
+	TrustedProxies []string  `koanf:"trusted_proxies"`
+	Server         Server    `koanf:"server"`
+	Proxy          Proxy     `koanf:"proxy"`
+	Paths          Paths     `koanf:"paths"`
+	Authz          Authz     `koanf:"authz"`
+	Redirects      Redirects `koanf:"redirects"`
+	CSRF           CSRF      `koanf:"csrf"`
 	// Routes are the proxied paths, matched in the order given.
 	Routes []Route `koanf:"routes"`
 }
@@ -131,6 +134,10 @@ type Cookies struct {
 	// Domain makes the cookies cover a parent domain ("example.com": one sign-in for
 	// app.example.com and auth.example.com); "" keeps them host-only.
 	Domain string `koanf:"domain"`
+	// HostPrefix names the token cookies __Host-access_token and __Host-refresh_token,
+	// which browsers bind to the exact host, https and Path=/. It needs Secure (production),
+	// no Domain and refresh_path "/"; logged_in keeps its name (the seed client reads it).
+	HostPrefix bool `koanf:"host_prefix"`
 }
 
 // CORS lists the browser origins allowed to make credentialed requests.
@@ -177,6 +184,37 @@ type Proxy struct {
 	// IdentityHeaderAliases are extra header names treated like X-User-Id:
 	// stripped from client requests.
 	IdentityHeaderAliases []string `koanf:"identity_header_aliases"`
+	// WebSocketCheckInterval is how often the sessions of open WebSockets are checked;
+	// a revoked session's sockets are closed within it.
+	WebSocketCheckInterval time.Duration `koanf:"websocket_check_interval"`
+}
+
+// Authz configures the forward-auth endpoints.
+type Authz struct {
+	// IdentityHeaders are extra headers that carry identity fields, in forward-auth
+	// answers and to upstreams, as "Header=field" with field id, role, email or name
+	// ("Remote-User=email", "X-Auth-Request-Email=email").
+	IdentityHeaders []string `koanf:"identity_headers"`
+	// SignInURL is where browsers are sent to sign in: "/login" on the gateway, or an
+	// absolute URL when the gateway is reached at another host behind a proxy
+	// ("https://auth.example.com/login").
+	SignInURL string `koanf:"sign_in_url"`
+	// GRPCListen is the address of the Envoy ext_authz gRPC listener; "" is off.
+	GRPCListen string `koanf:"grpc_listen"`
+}
+
+// Redirects configures where the sign-in page and forward auth may send browsers.
+type Redirects struct {
+	// AllowedHosts are the hosts an absolute redirect target may name (besides
+	// relative paths); empty means the hosts of the route table and of cors.origins.
+	AllowedHosts []string `koanf:"allowed_hosts"`
+}
+
+// CSRF configures the cross-origin check of cookie-authenticated unsafe requests.
+type CSRF struct {
+	// TrustedOrigins may send such requests besides the gateway's own origin and
+	// cors.origins.
+	TrustedOrigins []string `koanf:"trusted_origins"`
 }
 
 // Paths configures the request-path checks.
@@ -200,6 +238,9 @@ type Route struct {
 	Roles             []string `koanf:"roles"`
 	PassAuthorization bool     `koanf:"pass_authorization"`
 	PassCookies       bool     `koanf:"pass_cookies"`
+	// CSRF false exempts the route from the cross-origin check (an API that takes
+	// cookie-authenticated form posts from other origins on purpose). Default true.
+	CSRF *bool `koanf:"csrf"`
 }
 
 // Production reports whether the gateway runs in production mode.

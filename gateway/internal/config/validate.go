@@ -31,6 +31,12 @@ func normalise(c *Config) {
 	for i, o := range c.CORS.Origins {
 		c.CORS.Origins[i] = strings.ToLower(o)
 	}
+	for i, o := range c.CSRF.TrustedOrigins {
+		c.CSRF.TrustedOrigins[i] = strings.ToLower(o)
+	}
+	for i, h := range c.Redirects.AllowedHosts {
+		c.Redirects.AllowedHosts[i] = strings.ToLower(h)
+	}
 	if c.Production() {
 		c.Cookies.Secure = true
 	}
@@ -76,6 +82,25 @@ func validate(c *Config, p *problems) {
 	if c.Sessions.MaxPerUser <= 0 {
 		p.add("sessions.max_per_user", "must be > 0")
 	}
+	if c.Cookies.HostPrefix && (c.Cookies.Domain != "" || c.Cookies.RefreshPath != "/" || !c.Cookies.Secure) {
+		p.add("cookies.host_prefix", `needs Secure cookies (cookies.secure or production), no cookies.domain and cookies.refresh_path "/"`)
+	}
+	for i, o := range c.CSRF.TrustedOrigins {
+		validateOrigin(fmt.Sprintf("csrf.trusted_origins[%d]", i), o, p)
+	}
+	if u := c.Authz.SignInURL; !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") {
+		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "https" && parsed.Scheme != "http") || parsed.Host == "" {
+			p.add("authz.sign_in_url", `must be a path such as "/login" or an absolute http(s) URL`)
+		}
+	}
+	if c.Authz.GRPCListen != "" {
+		validateAddr("authz.grpc_listen", c.Authz.GRPCListen, p)
+	}
+	for i, h := range c.Redirects.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/@ \\?#") || strings.ContainsFunc(h, badCookieRune) {
+			p.add(fmt.Sprintf("redirects.allowed_hosts[%d]", i), "%q is not a host name (no scheme, path or port)", h)
+		}
+	}
 	for i, o := range c.CORS.Origins {
 		validateOrigin(fmt.Sprintf("cors.origins[%d]", i), o, p)
 	}
@@ -113,6 +138,7 @@ func validateDurations(c *Config, p *problems) {
 		{"server.shutdown_timeout", c.Server.ShutdownTimeout},
 		{"proxy.dial_timeout", c.Proxy.DialTimeout},
 		{"proxy.response_header_timeout", c.Proxy.ResponseHeaderTimeout},
+		{"proxy.websocket_check_interval", c.Proxy.WebSocketCheckInterval},
 	}
 	if c.Server.DrainDelay < 0 {
 		p.add("server.drain_delay", "must be >= 0")

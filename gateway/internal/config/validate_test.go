@@ -138,6 +138,17 @@ func TestLoadValidation(t *testing.T) {
 		{"cookie domain", "cookies:\n  domain: \"localhost:80\"\n", "cookies.domain: "},
 		{"cookie domain ok", "cookies:\n  domain: example.com\n", ""},
 		{"sessions per user", "sessions:\n  max_per_user: 0\n", "sessions.max_per_user: must be > 0"},
+		{"host prefix without secure", "cookies:\n  host_prefix: true\n", "cookies.host_prefix: needs Secure"},
+		{"host prefix ok", "cookies:\n  host_prefix: true\n  secure: true\n", ""},
+		{"host prefix with domain", "cookies:\n  host_prefix: true\n  secure: true\n  domain: example.com\n", "cookies.host_prefix: "},
+		{"csrf origin", "csrf:\n  trusted_origins: [\"https://a.example/x\"]\n", "csrf.trusted_origins[0]: "},
+		{"sign-in url relative", "authz:\n  sign_in_url: login\n", "authz.sign_in_url: "},
+		{"sign-in url protocol-relative", "authz:\n  sign_in_url: //evil.example/login\n", "authz.sign_in_url: "},
+		{"sign-in url absolute", "authz:\n  sign_in_url: https://auth.example.com/login\n", ""},
+		{"grpc listen", "authz:\n  grpc_listen: nope\n", "authz.grpc_listen: "},
+		{"redirect host", "redirects:\n  allowed_hosts: [\"https://a.example\"]\n", "redirects.allowed_hosts[0]: "},
+		{"websocket interval", "proxy:\n  websocket_check_interval: 0s\n", "proxy.websocket_check_interval: must be > 0"},
+		{"route csrf off", "routes:\n" + route + "    csrf: false\n", ""},
 		{"route match", "routes:\n" + route + "    match: regex\n", "routes[0].match: must be prefix or exact"},
 		{"route without policy", "routes:\n  - path: /a\n    upstream: http://x\n", "routes[0].policy: required"},
 		{"route unknown policy", "routes:\n  - path: /a\n    upstream: http://x\n    policy: admin\n", "routes[0].policy: must be public"},
@@ -232,5 +243,16 @@ func TestRedisMode(t *testing.T) {
 				t.Fatalf("got %v, want a problem %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLoadRouteCSRF(t *testing.T) {
+	c := mustLoad(t, input{yaml: "routes:\n" + route + "    csrf: false\n" + strings.Replace(route, "/api/x", "/api/y", 1)})
+	if c.Routes[0].CSRF == nil || *c.Routes[0].CSRF || c.Routes[1].CSRF != nil {
+		t.Fatalf("csrf: %v %v", c.Routes[0].CSRF, c.Routes[1].CSRF)
+	}
+	c = mustLoad(t, input{env: map[string]string{"AUTHGATE_ROUTES": `[{"path":"/a","upstream":"http://x","policy":"public","csrf":false}]`}})
+	if c.Routes[0].CSRF == nil || *c.Routes[0].CSRF {
+		t.Fatalf("csrf from env: %v", c.Routes[0].CSRF)
 	}
 }
