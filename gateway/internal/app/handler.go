@@ -2,9 +2,11 @@ package app
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/authgate/authgate/gateway/internal/authapi"
 	"github.com/authgate/authgate/gateway/internal/cookies"
+	"github.com/authgate/authgate/gateway/internal/csrf"
 	"github.com/authgate/authgate/gateway/internal/httperr"
 	"github.com/authgate/authgate/gateway/internal/proxy"
 	"github.com/authgate/authgate/gateway/internal/routing"
@@ -20,6 +22,10 @@ func (a *App) Handler(transport http.RoundTripper) (*server.Server, error) {
 		RefreshPath: cfg.Cookies.RefreshPath, Domain: cfg.Cookies.Domain,
 		Secure: cfg.Cookies.Secure || cfg.Production(),
 	}, a.Trust)
+	cross, err := csrf.New(append(slices.Clone(cfg.CORS.Origins), cfg.CSRF.TrustedOrigins...), a.Trust)
+	if err != nil {
+		return nil, err
+	}
 	return server.New(server.Deps{
 		API:          authapi.New(a.Accounts, a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
 		Auth:         a.Accounts,
@@ -29,6 +35,9 @@ func (a *App) Handler(transport http.RoundTripper) (*server.Server, error) {
 		Jar:          jar,
 		Headers:      a.Headers,
 		Errors:       httperr.New(a.Log),
+		CSRF:         cross,
+		Tokens:       a.Accounts,
+		SignInURL:    cfg.Authz.SignInURL,
 		Transport:    transport,
 		StripHeaders: cfg.Proxy.IdentityHeaderAliases,
 		CORSOrigins:  cfg.CORS.Origins,

@@ -94,6 +94,8 @@ func (p *Prepared) checkTrust(c *config.Config) []config.Problem {
 	return nil
 }
 
+// checkHeaderNames checks the extra header names and builds the identity headers
+// (authz.identity_headers, "Header=field").
 func (p *Prepared) checkHeaderNames(c *config.Config) []config.Problem {
 	var out []config.Problem
 	for i, h := range c.Proxy.IdentityHeaderAliases {
@@ -102,6 +104,22 @@ func (p *Prepared) checkHeaderNames(c *config.Config) []config.Problem {
 				Message: fmt.Sprintf("%q is not a valid header name (or prefix ending in '*')", h)})
 		}
 	}
+	aliases := make([]authz.Alias, 0, len(c.Authz.IdentityHeaders))
+	for i, spec := range c.Authz.IdentityHeaders {
+		name, field, ok := strings.Cut(spec, "=")
+		name, field = strings.TrimSpace(name), strings.ToLower(strings.TrimSpace(field))
+		switch {
+		case !ok || !routing.IsToken(name):
+			out = append(out, config.Problem{Key: fmt.Sprintf("authz.identity_headers[%d]", i),
+				Message: fmt.Sprintf(`%q must be "Header=field", such as "Remote-User=email"`, spec)})
+		case field != authz.FieldID && field != authz.FieldRole && field != authz.FieldEmail && field != authz.FieldName:
+			out = append(out, config.Problem{Key: fmt.Sprintf("authz.identity_headers[%d]", i),
+				Message: fmt.Sprintf("field %q must be id, role, email or name", field)})
+		default:
+			aliases = append(aliases, authz.Alias{Header: name, Field: field})
+		}
+	}
+	p.Headers = authz.NewHeaders(aliases)
 	return out
 }
 
@@ -166,6 +184,7 @@ func Rules(routes []config.Route) []routing.Rule {
 			Host: r.Host, Path: r.Path, Exact: r.Match == config.MatchExact, Methods: r.Methods,
 			Upstream: r.Upstream, Access: access, Roles: r.Roles,
 			PassAuthorization: r.PassAuthorization, PassCookies: r.PassCookies,
+			SkipCSRF: r.CSRF != nil && !*r.CSRF,
 		})
 	}
 	return out

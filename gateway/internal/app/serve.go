@@ -11,6 +11,10 @@ import (
 
 	"log/slog"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+
+	"github.com/authgate/authgate/gateway/internal/forwardauth"
 	"github.com/authgate/authgate/gateway/internal/server"
 )
 
@@ -53,6 +57,12 @@ func serve(ctx context.Context, a *App, srv *server.Server) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	stopGRPC, err := serveGRPC(ctx, a, srv)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer stopGRPC()
 	log.Info("listening", "addr", ln.Addr().String(), "mode", cfg.Mode)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -116,4 +126,38 @@ func (t *tracker) wait() {
 	for t.n > 0 {
 		t.idle.Wait()
 	}
+}
+
+// serveGRPC starts Envoy's ext_authz gRPC listener when authz.grpc_listen is set and
+// returns the function that stops it (gracefully, within the shutdown timeout; safe to
+// call twice). It logs "grpc listening" with the bound address.
+func serveGRPC(ctx context.Context, a *App, srv *server.Server) (func(), error) {
+	addr := a.Config.Authz.GRPCListen
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("authz.grpc_listen: %w", err)
+	}
+	gs := grpc.NewServer(grpc.ConnectionTimeout(a.Config.Server.ReadHeaderTimeout))
+	authv3.RegisterAuthorizationServer(gs, forwardauth.NewGRPC(srv.ForwardAuth))
+	a.Log.Info("grpc listening", "addr", ln.Addr().String())
+	go func() {
+		if err := gs.Serve(ln); err != nil {
+			a.Log.Warn("grpc listener stopped", "error", err)
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			done := make(chan struct{})
+			go func() { gs.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(a.Config.Server.ShutdownTimeout):
+				gs.Stop()
+			}
+		})
+	}, nil
 }

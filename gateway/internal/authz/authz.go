@@ -7,16 +7,21 @@ package authz
 
 import (
 	"context"
+	"errors"
 
 	"github.com/authgate/authgate/authsvc"
+	"github.com/authgate/authgate/gateway/internal/csrf"
 	"github.com/authgate/authgate/gateway/internal/routing"
 )
 
-// Authenticator verifies an access token and its session.
+// Authenticator verifies a credential and its session.
 type Authenticator interface {
-	// Authenticate returns the token's identity or authsvc.ErrNotLoggedIn (empty
-	// token), ErrInvalidToken, ErrSessionExpired, ErrUnavailable.
+	// Authenticate returns the access token's identity or authsvc.ErrNotLoggedIn
+	// (empty token), ErrInvalidToken, ErrSessionExpired, ErrUnavailable.
 	Authenticate(ctx context.Context, accessToken string) (authsvc.Identity, error)
+	// AuthenticateRefresh accepts a live session's refresh token as proof, with the
+	// same errors.
+	AuthenticateRefresh(ctx context.Context, refreshToken string) (authsvc.Identity, error)
 }
 
 // Request is what a decision needs to know about a request, whichever way it arrived.
@@ -28,6 +33,16 @@ type Request struct {
 	Path, EscapedPath string
 	// Token is the access token (Bearer header or access cookie); "" when none.
 	Token string
+	// RefreshToken, when set, is accepted as proof of a live session if Token is
+	// missing or no longer valid. Adapters set it only for a browser's page loads, so
+	// API clients still get the 401 that makes them refresh.
+	RefreshToken string
+	// CookieAuth says the credential came from a cookie (not an Authorization header),
+	// so a cross-site request could be riding it.
+	CookieAuth bool
+	// CrossSite says the request is a cross-site browser request with an unsafe
+	// method (csrf.Checker); cookie-authenticated, it is refused (SECURITY.md C3).
+	CrossSite bool
 }
 
 // Decision is the outcome of Decide.
@@ -39,6 +54,9 @@ type Decision struct {
 	Identity authsvc.Identity
 	// Authenticated is true when the route demanded a login and the caller has one.
 	Authenticated bool
+	// ByRefresh is true when the refresh token proved the session (the access token
+	// was missing or expired); the caller may hand out a new access token.
+	ByRefresh bool
 }
 
 // Route is the rule that serves the request (nil when none matched).
@@ -59,9 +77,10 @@ func New(routes *routing.Table, paths routing.PathCheck, auth Authenticator) *De
 // Decide returns the decision for req, or the reason access is refused:
 // routing.ErrBadPath (the path could mean something else upstream), routing.ErrNoRoute,
 // authsvc.ErrNotLoggedIn, ErrInvalidToken, ErrSessionExpired, ErrUnavailable (never
-// a pass), ErrForbidden (authenticated, role not allowed). A public route is allowed
-// without looking at the token. The returned Decision carries the matched route even
-// with an error, so that callers can shape their refusal (a redirect to the sign-in page).
+// a pass), ErrForbidden (authenticated, role not allowed), csrf.ErrCrossSite (a
+// cross-site request riding a cookie). A public route is allowed without looking at the
+// credential. The returned Decision carries the matched route even with an error, so
+// that callers can shape their refusal (a redirect to the sign-in page).
 func (d *Decider) Decide(ctx context.Context, req Request) (Decision, error) {
 	if err := d.paths.Check(req.Path, req.EscapedPath); err != nil {
 		return Decision{}, err
@@ -74,16 +93,47 @@ func (d *Decider) Decide(ctx context.Context, req Request) (Decision, error) {
 	if m.Public() {
 		return dec, nil
 	}
-	if req.Token == "" {
-		return dec, authsvc.ErrNotLoggedIn
-	}
-	id, err := d.auth.Authenticate(ctx, req.Token)
+	id, byRefresh, err := d.authenticate(ctx, req)
 	if err != nil {
 		return dec, err
 	}
-	dec.Identity, dec.Authenticated = id, true
+	dec.Identity, dec.Authenticated, dec.ByRefresh = id, true, byRefresh
+	if req.CrossSite && (req.CookieAuth || byRefresh) && m.CSRF() {
+		return dec, csrf.ErrCrossSite
+	}
 	if !m.Allows(id.Role) {
 		return dec, authsvc.ErrForbidden
 	}
 	return dec, nil
+}
+
+// authenticate checks the access token, and the refresh token when the access token is
+// missing or invalid (never when the store is unavailable: that is never a pass).
+func (d *Decider) authenticate(ctx context.Context, req Request) (authsvc.Identity, bool, error) {
+	err := authsvc.ErrNotLoggedIn
+	if req.Token != "" {
+		var id authsvc.Identity
+		if id, err = d.auth.Authenticate(ctx, req.Token); err == nil {
+			return id, false, nil
+		}
+	}
+	if req.RefreshToken == "" || (!errors.Is(err, authsvc.ErrNotLoggedIn) && !errors.Is(err, authsvc.ErrInvalidToken)) {
+		return authsvc.Identity{}, false, err
+	}
+	id, rerr := d.auth.AuthenticateRefresh(ctx, req.RefreshToken)
+	switch {
+	case rerr == nil:
+		return id, true, nil
+	case errors.Is(rerr, authsvc.ErrUnavailable):
+		return authsvc.Identity{}, false, rerr
+	default:
+		return authsvc.Identity{}, false, err // the access token's answer, as without a refresh token
+	}
+}
+
+// SignInNeeded reports whether a Decide error asks the caller to sign in (no credential,
+// an invalid one, a session that ended), as opposed to a refusal whoever they are.
+func SignInNeeded(err error) bool {
+	return errors.Is(err, authsvc.ErrNotLoggedIn) || errors.Is(err, authsvc.ErrInvalidToken) ||
+		errors.Is(err, authsvc.ErrSessionExpired)
 }

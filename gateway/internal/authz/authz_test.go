@@ -8,15 +8,30 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/authsvc"
+	"github.com/authgate/authgate/gateway/internal/csrf"
 	"github.com/authgate/authgate/gateway/internal/routing"
 )
 
 // sessions is an Authenticator over a fixed token → identity map; the decision logic
 // under test does not depend on how a session store behaves.
 type sessions struct {
-	ids   map[string]authsvc.Identity
-	err   error
-	calls int
+	ids      map[string]authsvc.Identity
+	refresh  map[string]authsvc.Identity
+	err      error
+	calls    int
+	refreshN int
+}
+
+func (s *sessions) AuthenticateRefresh(_ context.Context, token string) (authsvc.Identity, error) {
+	s.refreshN++
+	if s.err != nil {
+		return authsvc.Identity{}, s.err
+	}
+	id, ok := s.refresh[token]
+	if !ok {
+		return authsvc.Identity{}, authsvc.ErrSessionExpired
+	}
+	return id, nil
 }
 
 func (s *sessions) Authenticate(_ context.Context, token string) (authsvc.Identity, error) {
@@ -126,6 +141,81 @@ func TestDecideFailsClosed(t *testing.T) {
 		if !errors.Is(err, cause) || dec.Authenticated {
 			t.Errorf("store error %v: Decide = %+v, %v", cause, dec, err)
 		}
+	}
+}
+
+// TestDecideRefreshProof: a live session's refresh token stands in for a missing or
+// expired access token when the adapter offers it, never for a store that is down, and
+// the decision says so.
+func TestDecideRefreshProof(t *testing.T) {
+	user := authsvc.Identity{UserID: "u1", Role: "user", SessionID: "s1"}
+	tests := []struct {
+		name, token, refresh string
+		storeErr             error
+		want                 error
+		byRefresh            bool
+	}{
+		{"refresh alone", "", "good-refresh", nil, nil, true},
+		{"expired access, good refresh", "expired", "good-refresh", nil, nil, true},
+		{"valid access wins", "user-token", "good-refresh", nil, nil, false},
+		{"dead refresh: the access token's answer", "expired", "dead-refresh", nil, authsvc.ErrInvalidToken, false},
+		{"dead refresh alone: not logged in", "", "dead-refresh", nil, authsvc.ErrNotLoggedIn, false},
+		{"no refresh offered", "", "", nil, authsvc.ErrNotLoggedIn, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			auth := &sessions{ids: map[string]authsvc.Identity{"user-token": user}, refresh: map[string]authsvc.Identity{"good-refresh": user}}
+			d := New(table(t), routing.PathCheck{}, auth)
+			dec, err := d.Decide(context.Background(), Request{Method: "GET", Path: "/api/users/me", EscapedPath: "/api/users/me",
+				Token: tt.token, RefreshToken: tt.refresh, CookieAuth: true})
+			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) || dec.ByRefresh != tt.byRefresh {
+				t.Fatalf("Decide = %+v, %v; want %v, byRefresh %v", dec, err, tt.want, tt.byRefresh)
+			}
+		})
+	}
+	down := &sessions{err: fmt.Errorf("%w: redis", authsvc.ErrUnavailable)}
+	_, err := New(table(t), routing.PathCheck{}, down).Decide(context.Background(), Request{
+		Method: "GET", Path: "/api/users/me", EscapedPath: "/api/users/me", RefreshToken: "good-refresh"})
+	if !errors.Is(err, authsvc.ErrUnavailable) {
+		t.Fatalf("refresh proof with Redis down: %v", err)
+	}
+}
+
+// TestDecideCrossSite (SECURITY.md C3): a cross-site unsafe request riding a cookie is
+// refused on protected routes; Bearer requests and routes that opt out are not.
+func TestDecideCrossSite(t *testing.T) {
+	up := "http://127.0.0.1:9000"
+	tbl, err := routing.NewTable([]routing.Rule{
+		{Path: "/hooks", Upstream: up, Access: routing.Authenticated, SkipCSRF: true},
+		{Path: "/api", Upstream: up, Access: routing.Authenticated},
+		{Path: "/", Upstream: up, Access: routing.Public},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := &sessions{ids: map[string]authsvc.Identity{"tok": {UserID: "u1", Role: "user"}},
+		refresh: map[string]authsvc.Identity{"r": {UserID: "u1", Role: "user"}}}
+	d := New(tbl, routing.PathCheck{}, auth)
+	tests := []struct {
+		name, path, token, refresh string
+		cookie, crossSite          bool
+		want                       error
+	}{
+		{"cookie, cross-site", "/api/x", "tok", "", true, true, csrf.ErrCrossSite},
+		{"refresh proof, cross-site", "/api/x", "", "r", true, true, csrf.ErrCrossSite},
+		{"bearer, cross-site", "/api/x", "tok", "", false, true, nil},
+		{"cookie, same-site", "/api/x", "tok", "", true, false, nil},
+		{"route opted out", "/hooks/x", "tok", "", true, true, nil},
+		{"public route", "/x", "", "", true, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := d.Decide(context.Background(), Request{Method: "POST", Path: tt.path, EscapedPath: tt.path,
+				Token: tt.token, RefreshToken: tt.refresh, CookieAuth: tt.cookie, CrossSite: tt.crossSite})
+			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Fatalf("Decide = %v, want %v", err, tt.want)
+			}
+		})
 	}
 }
 

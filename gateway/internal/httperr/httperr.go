@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/authgate/authgate/authsvc"
+	"github.com/authgate/authgate/gateway/internal/csrf"
 	"github.com/authgate/authgate/gateway/internal/proxy"
 	"github.com/authgate/authgate/gateway/internal/routing"
 )
@@ -29,6 +30,9 @@ var (
 	ErrBodyTooLarge = errors.New("request body too large")
 	// ErrBodyTimeout: the client did not send its body in time.
 	ErrBodyTimeout = errors.New("request body timeout")
+	// ErrForwardedRequest: a forward-auth check did not come from a trusted proxy, or its
+	// description of the original request is missing or malformed (SECURITY.md H5).
+	ErrForwardedRequest = errors.New("forward auth: missing, malformed or untrusted description of the original request")
 )
 
 // HeaderError is set on every error response the gateway writes itself, with the row's
@@ -93,6 +97,8 @@ func New(log *slog.Logger) *Table {
 		{ErrMalformedBody, Failure{http.StatusBadRequest, "malformed_body", "Malformed JSON in request body"}},
 		{ErrBodyTooLarge, Failure{http.StatusRequestEntityTooLarge, "body_too_large", "Request body too large"}},
 		{ErrBodyTimeout, Failure{http.StatusRequestTimeout, "body_timeout", "Request body not received in time"}},
+		{csrf.ErrCrossSite, Failure{http.StatusForbidden, "cross_site", "Cross-site request refused"}},
+		{ErrForwardedRequest, Failure{http.StatusUnauthorized, "forwarded_request", "Forward-auth request not accepted"}},
 		{routing.ErrBadPath, Failure{http.StatusBadRequest, "bad_path", "Invalid request path"}},
 		{proxy.ErrUpstreamTimeout, Failure{http.StatusGatewayTimeout, "upstream_timeout", "Upstream service timed out"}},
 		{proxy.ErrUpstream, Failure{http.StatusBadGateway, "upstream_unavailable", "Upstream service unavailable"}},
@@ -148,8 +154,22 @@ func (t *Table) Write(w http.ResponseWriter, r *http.Request, err error) {
 // WriteJSON answers r with err in the seed's envelope: {"status":"fail"|"error",
 // "message":…}, or {"status":"fail","error":[…]} for validation.
 func (t *Table) WriteJSON(w http.ResponseWriter, r *http.Request, err error) {
+	t.writeJSON(w, r, err, t.Lookup(err, r))
+}
+
+// WriteAs is WriteJSON with the status forced, for a client that understands only a few
+// (nginx auth_request: 2xx, 401, 403); the message and code stay err's.
+func (t *Table) WriteAs(w http.ResponseWriter, r *http.Request, err error, status int) {
 	f := t.Lookup(err, r)
 	t.logFailure(r, f, err)
+	f.Status = status
+	t.writeJSON(w, r, err, f)
+}
+
+func (t *Table) writeJSON(w http.ResponseWriter, r *http.Request, err error, f Failure) {
+	if f.Status >= 500 {
+		t.logFailure(r, f, err)
+	}
 	body := map[string]any{"status": envelopeStatus(f.Status), "message": f.Message}
 	var ve *ValidationError
 	if errors.As(err, &ve) {

@@ -66,6 +66,20 @@ func (m Match) Allows(role string) bool {
 	return true
 }
 
+// CSRF reports whether cookie-authenticated unsafe requests must pass the cross-site
+// check: unless every rule that decides the request opts out.
+func (m Match) CSRF() bool {
+	if m.Route == nil || !m.Route.SkipCSRF {
+		return true
+	}
+	for _, r := range m.also {
+		if !r.SkipCSRF {
+			return true
+		}
+	}
+	return false
+}
+
 // Strict reports whether rules other than Route take part in the decision (the request
 // matches some rule only under case folding).
 func (m Match) Strict() bool { return len(m.also) > 0 }

@@ -96,6 +96,9 @@ type Rule struct {
 	PassAuthorization bool
 	// PassCookies forwards the gateway's own cookies upstream.
 	PassCookies bool
+	// SkipCSRF exempts the rule from the cross-site check of cookie-authenticated
+	// unsafe requests.
+	SkipCSRF bool
 }
 
 // Route is a compiled, validated rule. Treat it as immutable: the table and the

@@ -30,6 +30,42 @@ func (s *Server) stripClientHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// sameSite refuses a cross-site browser request with an unsafe method (SECURITY.md C3);
+// requests with an Authorization header carry no ambient credential and pass.
+func (s *Server) sameSite(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Header.Get("Authorization") == "" {
+			if err := s.deps.CSRF.Check(r); err != nil {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+// sameSiteState is sameSite for a GET that changes state (refresh, logout): a link or
+// image on another site must not rotate tokens or log anyone out.
+func (s *Server) sameSiteState(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Header.Get("Authorization") == "" {
+			if err := s.deps.CSRF.CheckState(r); err != nil {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+// noStore marks every answer of the account API uncacheable (SECURITY.md C7).
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
 // requestID keeps a well-formed client X-Request-Id or makes a new one, and sets it on
 // the request (forwarded upstream) and the response.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {

@@ -20,13 +20,22 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	e.Match(read, "/api/healthChecker", s.healthChecker)
 
 	a := s.deps.API
-	auth := e.Group("/api/auth", middleware.BodyLimit(s.deps.BodyLimit))
-	auth.POST("/register", a.Register)
-	auth.POST("/login", a.Login)
-	auth.GET("/refresh", a.Refresh)
-	auth.GET("/logout", a.Logout)
-	auth.POST("/logout", a.Logout)
+	auth := e.Group("/api/auth", middleware.BodyLimit(s.deps.BodyLimit), noStore)
+	auth.POST("/register", a.Register, s.sameSite)
+	auth.POST("/login", a.Login, s.sameSite)
+	auth.GET("/refresh", a.Refresh, s.sameSiteState) // GET, but it rotates tokens
+	auth.GET("/logout", a.Logout, s.sameSiteState)   // GET, but it ends the session
+	auth.POST("/logout", a.Logout, s.sameSite)
 	auth.Match(read, "/me", a.Me)
+
+	// Forward auth for proxies in front (any method: the original's is in the headers).
+	fa := rt.forwardAuth
+	authz := e.Group("/api/authz", middleware.BodyLimit(s.deps.BodyLimit))
+	authz.Any("/auth-request", fa.AuthRequest)
+	authz.Any("/forward-auth", fa.ForwardAuth)
+	authz.Any("/ext-authz", fa.ExtAuthz)
+	authz.Any("/ext-authz/*", fa.ExtAuthz)
+	authz.RouteNotFound("/ext-authz/*", fa.ExtAuthz)
 
 	e.Any("/*", rt.forward(s))
 	e.RouteNotFound("/*", rt.forward(s))

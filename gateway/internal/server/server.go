@@ -19,6 +19,8 @@ import (
 	"github.com/authgate/authgate/gateway/internal/authapi"
 	"github.com/authgate/authgate/gateway/internal/authz"
 	"github.com/authgate/authgate/gateway/internal/cookies"
+	"github.com/authgate/authgate/gateway/internal/csrf"
+	"github.com/authgate/authgate/gateway/internal/forwardauth"
 	"github.com/authgate/authgate/gateway/internal/forwarded"
 	"github.com/authgate/authgate/gateway/internal/httperr"
 	"github.com/authgate/authgate/gateway/internal/proxy"
@@ -28,14 +30,18 @@ import (
 // Deps are the server's collaborators and settings; every field is required unless it
 // says otherwise.
 type Deps struct {
-	API       *authapi.API        // /api/auth
-	Auth      authz.Authenticator // the account core's Authenticate
-	Routes    *routing.Table
-	Paths     routing.PathCheck
-	Trust     *forwarded.Trust
-	Jar       *cookies.Jar
-	Headers   *authz.Headers
-	Errors    *httperr.Table
+	API     *authapi.API        // /api/auth
+	Auth    authz.Authenticator // the account core's Authenticate
+	Routes  *routing.Table
+	Paths   routing.PathCheck
+	Trust   *forwarded.Trust
+	Jar     *cookies.Jar
+	Headers *authz.Headers
+	Errors  *httperr.Table
+	CSRF    *csrf.Checker
+	Tokens  forwardauth.Tokens // new access tokens for sessions proved by their refresh cookie
+	// SignInURL is where browsers that must sign in are sent ("/login").
+	SignInURL string
 	Transport http.RoundTripper // upstream transport, shared by every runtime
 	// StripHeaders are extra client header names (or "prefix*") removed before routing,
 	// besides the built-in identity headers (SECURITY.md H1). Optional.
@@ -57,15 +63,17 @@ type Server struct {
 
 // runtime is everything built from the route table; immutable once built.
 type runtime struct {
-	echo    *echo.Echo
-	decider *authz.Decider
-	proxy   *proxy.Proxy
+	echo        *echo.Echo
+	decider     *authz.Decider
+	proxy       *proxy.Proxy
+	forwardAuth *forwardauth.Handler
 }
 
 // New assembles the server. Errors: a required dependency is missing.
 func New(d Deps) (*Server, error) {
-	if d.API == nil || d.Auth == nil || d.Routes == nil || d.Trust == nil || d.Jar == nil ||
-		d.Headers == nil || d.Errors == nil || d.Transport == nil || d.BodyLimit == "" || d.Logger == nil {
+	if d.API == nil || d.Auth == nil || d.Routes == nil || d.Trust == nil || d.Jar == nil || d.Headers == nil ||
+		d.Errors == nil || d.CSRF == nil || d.Tokens == nil || d.SignInURL == "" || d.Transport == nil ||
+		d.BodyLimit == "" || d.Logger == nil {
 		return nil, errors.New("server: a required dependency is missing")
 	}
 	s := &Server{deps: d, log: d.Logger, ready: newReadiness(d.Checks, d.Logger)}
@@ -93,6 +101,10 @@ func (s *Server) SetRoutes(routes *routing.Table) error {
 	}
 	p.Prepare(routes.Routes())
 	rt := &runtime{decider: authz.New(routes, d.Paths, d.Auth), proxy: p}
+	rt.forwardAuth = forwardauth.New(forwardauth.Deps{
+		Decider: rt.decider, Trust: d.Trust, Jar: d.Jar, Headers: d.Headers, CSRF: d.CSRF,
+		Errors: d.Errors, Tokens: d.Tokens, SignInURL: d.SignInURL,
+	})
 	rt.echo = s.newEcho(rt)
 	s.rt.Store(rt)
 	return nil
@@ -114,6 +126,10 @@ func (s *Server) newEcho(rt *runtime) *echo.Echo {
 
 // ServeHTTP implements http.Handler on the current runtime.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.rt.Load().echo.ServeHTTP(w, r) }
+
+// ForwardAuth returns the forward-auth adapters of the runtime in force (the gRPC
+// listener asks for them on every check, so a reload reaches it too).
+func (s *Server) ForwardAuth() *forwardauth.Handler { return s.rt.Load().forwardAuth }
 
 // Drain makes /readyz answer 503 so load balancers stop sending traffic (SIGTERM).
 func (s *Server) Drain() { s.draining.Store(true) }
