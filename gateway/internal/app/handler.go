@@ -11,11 +11,12 @@ import (
 	"github.com/authgate/authgate/gateway/internal/proxy"
 	"github.com/authgate/authgate/gateway/internal/routing"
 	"github.com/authgate/authgate/gateway/internal/server"
+	"github.com/authgate/authgate/gateway/internal/sockets"
 )
 
 // Handler builds the edge server on the opened app; transport is the upstream
-// transport (close its idle connections after serving).
-func (a *App) Handler(transport http.RoundTripper) (*server.Server, error) {
+// transport (close its idle connections after serving), watcher tracks WebSockets.
+func (a *App) Handler(transport http.RoundTripper, watcher *sockets.Watcher) (*server.Server, error) {
 	cfg := a.Config
 	jar := cookies.New(cookies.Config{
 		AccessTTL: cfg.Tokens.AccessTTL, RefreshTTL: cfg.Tokens.RefreshTTL,
@@ -39,6 +40,7 @@ func (a *App) Handler(transport http.RoundTripper) (*server.Server, error) {
 		Tokens:       a.Accounts,
 		SignInURL:    cfg.Authz.SignInURL,
 		Transport:    transport,
+		Sockets:      watcher,
 		StripHeaders: cfg.Proxy.IdentityHeaderAliases,
 		CORSOrigins:  cfg.CORS.Origins,
 		BodyLimit:    cfg.Server.BodyLimit,

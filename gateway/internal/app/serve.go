@@ -16,6 +16,7 @@ import (
 
 	"github.com/authgate/authgate/gateway/internal/forwardauth"
 	"github.com/authgate/authgate/gateway/internal/server"
+	"github.com/authgate/authgate/gateway/internal/sockets"
 )
 
 // Serve runs the edge server on the configured address until ctx ends, then shuts down
@@ -27,14 +28,18 @@ import (
 func (a *App) Serve(ctx context.Context) error {
 	transport := a.NewTransport()
 	defer transport.CloseIdleConnections()
-	srv, err := a.Handler(transport)
+	watcher := sockets.New(a.Accounts, a.Config.Proxy.WebSocketCheckInterval, a.Log)
+	wctx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatching()
+	go watcher.Run(wctx)
+	srv, err := a.Handler(transport, watcher)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, a, srv)
+	return serve(ctx, a, srv, watcher)
 }
 
-func serve(ctx context.Context, a *App, srv *server.Server) error {
+func serve(ctx context.Context, a *App, srv *server.Server, watcher *sockets.Watcher) error {
 	cfg, log := a.Config, a.Log
 	baseCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
@@ -77,6 +82,9 @@ func serve(ctx context.Context, a *App, srv *server.Server) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
 	defer cancel()
 	shutdownErr := hs.Shutdown(sctx)
+	if n := watcher.CloseAll(); n > 0 { // hijacked: Shutdown does not wait for them
+		log.Info("upgraded connections closed for shutdown", "sockets", n)
+	}
 	if shutdownErr != nil {
 		log.Warn("shutdown timeout passed; cancelling the requests still running", "error", shutdownErr)
 		cancelRequests()

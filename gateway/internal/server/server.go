@@ -25,6 +25,7 @@ import (
 	"github.com/authgate/authgate/gateway/internal/httperr"
 	"github.com/authgate/authgate/gateway/internal/proxy"
 	"github.com/authgate/authgate/gateway/internal/routing"
+	"github.com/authgate/authgate/gateway/internal/sockets"
 )
 
 // Deps are the server's collaborators and settings; every field is required unless it
@@ -43,6 +44,7 @@ type Deps struct {
 	// SignInURL is where browsers that must sign in are sent ("/login").
 	SignInURL string
 	Transport http.RoundTripper // upstream transport, shared by every runtime
+	Sockets   *sockets.Watcher  // upgraded connections of signed-in sessions; optional
 	// StripHeaders are extra client header names (or "prefix*") removed before routing,
 	// besides the built-in identity headers (SECURITY.md H1). Optional.
 	StripHeaders []string
@@ -95,6 +97,7 @@ func (s *Server) SetRoutes(routes *routing.Table) error {
 		Aliases:      d.StripHeaders,
 		CookieNames:  d.Jar.Names(),
 		Logger:       d.Logger,
+		Sockets:      d.Sockets,
 	})
 	if err != nil {
 		return err
