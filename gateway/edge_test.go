@@ -234,3 +234,97 @@ func TestShutdownClosesSockets(t *testing.T) {
 		t.Fatal("socket still open after shutdown")
 	}
 }
+
+// TestCORSPreflightOnProxiedRoutes (SECURITY.md C4): a preflight for a proxied route is
+// answered by the gateway for configured origins only, never reflecting others.
+func TestCORSPreflightOnProxiedRoutes(t *testing.T) {
+	up := echoUpstream(t)
+	env := gatewayEnv(t, fmt.Sprintf("cors_%d", time.Now().UnixNano()))
+	env["AUTHGATE_ROUTES"] = `[{"path":"/echo","upstream":"` + up + `","policy":"authenticated"}]`
+	env["AUTHGATE_CORS__ORIGINS"] = "https://app.example"
+	c := newClient(t, startGateway(t, env))
+	pre := func(origin string) response {
+		return c.do("OPTIONS", "/echo/x", nil, "Origin", origin, "Access-Control-Request-Method", "PUT",
+			"Access-Control-Request-Headers", "Content-Type")
+	}
+	r := pre("https://app.example")
+	if r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		r.Header.Get("Access-Control-Allow-Credentials") != "true" || !strings.Contains(r.Header.Get("Access-Control-Allow-Methods"), "PUT") {
+		t.Fatalf("allowed preflight: %d %v", r.Status, r.Header)
+	}
+	r = pre("https://evil.example")
+	if r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("foreign origin reflected: %v", r.Header)
+	}
+}
+
+// TestCSRFEndToEnd (SECURITY.md C3): a cross-site request is refused where it would
+// ride the browser's cookies: unsafe methods on protected proxied routes, the account
+// API's login, and GET logout and refresh; Bearer requests and same-origin ones pass.
+func TestCSRFEndToEnd(t *testing.T) {
+	up := echoUpstream(t)
+	env := gatewayEnv(t, fmt.Sprintf("csrf_%d", time.Now().UnixNano()))
+	env["AUTHGATE_ROUTES"] = `[{"path":"/hooks","upstream":"` + up + `","policy":"authenticated","csrf":false},` +
+		`{"path":"/echo","upstream":"` + up + `","policy":"authenticated"}]`
+	env["AUTHGATE_CORS__ORIGINS"] = "https://app.example"
+	base := startGateway(t, env)
+	c := newClient(t, base)
+	s := &stack{base: base}
+	expect(t, s.register(t, c, "Cy", "cy@example.com", "cy-password"), 201, "")
+	tok := s.login(t, c, "cy@example.com", "cy-password")
+	cross := []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}
+	expect(t, c.do("POST", "/echo/x", nil, cross...), 403, "Cross-site request refused")
+	expect(t, c.do("DELETE", "/echo/x", nil, "Origin", "https://evil.example"), 403, "Cross-site request refused")
+	expect(t, c.do("POST", "/echo/x", nil, "Sec-Fetch-Site", "same-origin"), 200, "")
+	expect(t, c.do("POST", "/echo/x", nil, "Origin", "https://app.example", "Sec-Fetch-Site", "cross-site"), 200, "") // cors.origins are trusted
+	expect(t, c.do("GET", "/echo/x", nil, cross...), 200, "")
+	expect(t, c.do("POST", "/hooks/x", nil, cross...), 200, "")
+	bearer := newClient(t, base)
+	expect(t, bearer.do("POST", "/echo/x", nil, append(cross, "Authorization", "Bearer "+tok)...), 200, "")
+	expect(t, c.do("POST", "/api/auth/login", map[string]string{"email": "cy@example.com", "password": "cy-password"}, cross...),
+		403, "Cross-site request refused")
+	expect(t, c.do("GET", "/api/auth/refresh", nil, cross...), 403, "Cross-site request refused")
+	expect(t, c.do("GET", "/api/auth/logout", nil, cross...), 403, "Cross-site request refused")
+	expect(t, c.do("GET", "/echo/x", nil), 200, "") // still signed in
+	expect(t, c.do("GET", "/api/auth/refresh", nil, "Sec-Fetch-Site", "same-origin"), 200, "")
+	expect(t, c.do("GET", "/api/auth/logout", nil, "Sec-Fetch-Site", "same-origin"), 200, "")
+}
+
+// TestPageLoadsRefreshSilently: a browser page load to a protected route with an expired
+// access token but a live refresh cookie passes and renews the access cookie; an API
+// request gets the seed's 401, on which the seed client refreshes; a page load without
+// a session goes to the sign-in page with rd.
+func TestPageLoadsRefreshSilently(t *testing.T) {
+	up := echoUpstream(t)
+	env := gatewayEnv(t, fmt.Sprintf("silent_%d", time.Now().UnixNano()))
+	env["AUTHGATE_ROUTES"] = `[{"path":"/echo","upstream":"` + up + `","policy":"authenticated"}]`
+	env["AUTHGATE_TOKENS__ACCESS_TTL"] = "1s"
+	env["AUTHGATE_TOKENS__REFRESH_TTL"] = "1h"
+	base := startGateway(t, env)
+	c := newClient(t, base)
+	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s := &stack{base: base}
+	expect(t, s.register(t, c, "Sid", "sid@example.com", "sid-password"), 201, "")
+	login := c.do("POST", "/api/auth/login", map[string]string{"email": "sid@example.com", "password": "sid-password"})
+	expect(t, login, 200, "")
+	rt := setCookies(t, login)["refresh_token"].Value
+	time.Sleep(2100 * time.Millisecond) // the access token (and its cookie) expired
+	anon := newClient(t, base)
+	anon.http.CheckRedirect = c.http.CheckRedirect
+	expect(t, anon.do("GET", "/echo/page", nil, "Cookie", "refresh_token="+rt), 401, "You are not logged in")
+	r := anon.do("GET", "/echo/page?x=1", nil, "Cookie", "refresh_token="+rt, "Sec-Fetch-Mode", "navigate")
+	expect(t, r, 200, "")
+	if ck := setCookies(t, r); ck["access_token"] == nil || ck["logged_in"] == nil || ck["refresh_token"] != nil {
+		t.Fatalf("page load cookies %v", r.Header.Values("Set-Cookie"))
+	}
+	fresh := newClient(t, base)
+	fresh.http.CheckRedirect = c.http.CheckRedirect
+	if r := fresh.do("GET", "/echo/page?x=1", nil, "Accept", "text/html"); r.Status != 302 ||
+		r.Header.Get("Location") != "/login?rd=%2Fecho%2Fpage%3Fx%3D1" {
+		t.Fatalf("anonymous page load: %d %q", r.Status, r.Header.Get("Location"))
+	}
+	nr := fresh.do("GET", "/echo/page?x=1", nil, "Sec-Fetch-Mode", "navigate", "Cookie", "refresh_token=forged")
+	if nr.Status != 302 || nr.Header.Get("Location") != "/login?rd=%2Fecho%2Fpage%3Fx%3D1" {
+		t.Fatalf("page load with a dead session: %d %q", nr.Status, nr.Header.Get("Location"))
+	}
+}

@@ -20,7 +20,7 @@ func (a *App) Handler(transport http.RoundTripper, watcher *sockets.Watcher) (*s
 	cfg := a.Config
 	jar := cookies.New(cookies.Config{
 		AccessTTL: cfg.Tokens.AccessTTL, RefreshTTL: cfg.Tokens.RefreshTTL,
-		RefreshPath: cfg.Cookies.RefreshPath, Domain: cfg.Cookies.Domain,
+		RefreshPath: cfg.Cookies.RefreshPath, Domain: cfg.Cookies.Domain, HostPrefix: cfg.Cookies.HostPrefix,
 		Secure: cfg.Cookies.Secure || cfg.Production(),
 	}, a.Trust)
 	cross, err := csrf.New(append(slices.Clone(cfg.CORS.Origins), cfg.CSRF.TrustedOrigins...), a.Trust)
