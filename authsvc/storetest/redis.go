@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +35,14 @@ func RedisURL(tb testing.TB) string {
 	}
 	r.redisLogged.Do(func() { tb.Logf("storetest: redis: %s", r.redisDesc) })
 	return r.redisURL
+}
+
+// IsMiniredis reports whether the tests' Redis is the in-process miniredis (no
+// redis-server installed), which lacks some server commands (CLIENT KILL).
+func IsMiniredis(tb testing.TB) bool {
+	tb.Helper()
+	RedisURL(tb)
+	return strings.Contains(servers.redisDesc, "miniredis")
 }
 
 // Redis returns a client for [RedisURL] and a key prefix ("t:<random>:") unique to

@@ -29,9 +29,13 @@ func (a *App) Serve(ctx context.Context) error {
 	transport := a.NewTransport()
 	defer transport.CloseIdleConnections()
 	watcher := sockets.New(a.Accounts, a.Config.Proxy.WebSocketCheckInterval, a.Log)
+	// Revocations close sockets at once; a role change closes the user's sockets too, so
+	// that a reconnect is decided under the new role.
+	a.Accounts.OnRevoke(watcher.Revoked)
 	wctx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatching()
 	go watcher.Run(wctx)
+	go a.Accounts.Run(wctx) // the revocation channel: session cache and sockets
 	srv, err := a.Handler(transport, watcher)
 	if err != nil {
 		return err

@@ -79,6 +79,9 @@ func validate(c *Config, p *problems) {
 	if d := c.Cookies.Domain; d != "" && (strings.ContainsFunc(d, badCookieRune) || strings.ContainsAny(d, " /:") || !strings.Contains(strings.Trim(d, "."), ".")) {
 		p.add("cookies.domain", `must be a domain such as "example.com" (or empty for host-only cookies)`)
 	}
+	if c.Sessions.CacheTTL < 0 || c.Sessions.CacheTTL > time.Minute {
+		p.add("sessions.cache_ttl", "must be between 0s (off) and 1m")
+	}
 	if c.Sessions.MaxPerUser <= 0 {
 		p.add("sessions.max_per_user", "must be > 0")
 	}

@@ -69,6 +69,26 @@ func (w *Watcher) Track(id authsvc.Identity, conn net.Conn) (forget func()) {
 	}
 }
 
+// Revoked is the hook for revocation messages: it closes the session's connections, or
+// with sessionID "*" every connection of the user.
+func (w *Watcher) Revoked(userID, sessionID string) {
+	if sessionID != "*" {
+		w.Revoke(userID, sessionID)
+		return
+	}
+	w.mu.Lock()
+	var ids []string
+	for s := range w.conns {
+		if s.userID == userID {
+			ids = append(ids, s.sessionID)
+		}
+	}
+	w.mu.Unlock()
+	for _, sid := range ids {
+		w.Revoke(userID, sid)
+	}
+}
+
 // Revoke closes every tracked connection of the session now.
 func (w *Watcher) Revoke(userID, sessionID string) int {
 	w.mu.Lock()
