@@ -23,6 +23,7 @@ import (
 	"github.com/authgate/authgate/gateway/internal/forwardauth"
 	"github.com/authgate/authgate/gateway/internal/forwarded"
 	"github.com/authgate/authgate/gateway/internal/httperr"
+	"github.com/authgate/authgate/gateway/internal/loginui"
 	"github.com/authgate/authgate/gateway/internal/proxy"
 	"github.com/authgate/authgate/gateway/internal/routing"
 	"github.com/authgate/authgate/gateway/internal/sockets"
@@ -32,6 +33,7 @@ import (
 // says otherwise.
 type Deps struct {
 	API     *authapi.API        // /api/auth
+	Login   *loginui.Handler    // the sign-in page, /login and /logout
 	Auth    authz.Authenticator // the account core's Authenticate
 	Routes  *routing.Table
 	Paths   routing.PathCheck
@@ -73,7 +75,7 @@ type runtime struct {
 
 // New assembles the server. Errors: a required dependency is missing.
 func New(d Deps) (*Server, error) {
-	if d.API == nil || d.Auth == nil || d.Routes == nil || d.Trust == nil || d.Jar == nil || d.Headers == nil ||
+	if d.API == nil || d.Login == nil || d.Auth == nil || d.Routes == nil || d.Trust == nil || d.Jar == nil || d.Headers == nil ||
 		d.Errors == nil || d.CSRF == nil || d.Tokens == nil || d.SignInURL == "" || d.Transport == nil ||
 		d.BodyLimit == "" || d.Logger == nil {
 		return nil, errors.New("server: a required dependency is missing")
