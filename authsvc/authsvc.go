@@ -34,9 +34,9 @@ type Config struct {
 	// without reading it again (0: never); revocations reach every replica at once
 	// through Redis pub/sub (see Run), so this bounds only what no message announces.
 	SessionCacheTTL time.Duration
-	Leeway       time.Duration // clock skew allowed on exp/nbf/iat, 0..60s
-	Issuer       string
-	Audience     string
+	Leeway          time.Duration // clock skew allowed on exp/nbf/iat, 0..60s
+	Issuer          string
+	Audience        string
 
 	Keys *Keys // from LoadKeys
 
