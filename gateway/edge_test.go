@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -326,5 +327,15 @@ func TestPageLoadsRefreshSilently(t *testing.T) {
 	nr := fresh.do("GET", "/echo/page?x=1", nil, "Sec-Fetch-Mode", "navigate", "Cookie", "refresh_token=forged")
 	if nr.Status != 302 || nr.Header.Get("Location") != "/login?rd=%2Fecho%2Fpage%3Fx%3D1" {
 		t.Fatalf("page load with a dead session: %d %q", nr.Status, nr.Header.Get("Location"))
+	}
+
+	// A sign-in page on another host gets the absolute way back.
+	env["AUTHGATE_AUTHZ__SIGN_IN_URL"] = "https://auth.example.com/login"
+	other := newClient(t, startGateway(t, env))
+	other.http.CheckRedirect = c.http.CheckRedirect
+	ar := other.do("GET", "/echo/page", nil, "Sec-Fetch-Mode", "navigate")
+	want := "https://auth.example.com/login?rd=" + url.QueryEscape("http://"+strings.TrimPrefix(other.base, "http://")+"/echo/page")
+	if ar.Status != 302 || ar.Header.Get("Location") != want {
+		t.Fatalf("absolute sign-in URL: %d %q, want %q", ar.Status, ar.Header.Get("Location"), want)
 	}
 }

@@ -99,11 +99,7 @@ func validate(c *Config, p *problems) {
 	if c.Authz.GRPCListen != "" {
 		validateAddr("authz.grpc_listen", c.Authz.GRPCListen, p)
 	}
-	for i, h := range c.Redirects.AllowedHosts {
-		if h == "" || strings.ContainsAny(h, "/@ \\?#") || strings.ContainsFunc(h, badCookieRune) {
-			p.add(fmt.Sprintf("redirects.allowed_hosts[%d]", i), "%q is not a host name (no scheme, path or port)", h)
-		}
-	}
+
 	for i, o := range c.CORS.Origins {
 		validateOrigin(fmt.Sprintf("cors.origins[%d]", i), o, p)
 	}
