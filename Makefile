@@ -6,7 +6,7 @@ BIN   ?= bin
 # redis-server of their own, or miniredis when none is installed).
 TESTFLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run build test bench lint vet fmt compose-config clean
+.PHONY: run build test bench bench-go lint vet fmt compose-config clean
 
 build:
 	$(GO) build -o $(BIN)/gateway ./gateway
@@ -29,9 +29,14 @@ run: build
 test:
 	$(GO) test $(TESTFLAGS) ./...
 
-## bench: the proxied request through authgate against a plain Echo reverse proxy,
-## measured in the same run (see README "Performance").
+## bench: the benchmark suite (bench/README.md): every scenario over real sockets,
+## interleaved with its baseline, report in bench/results/<date>-<host>.md. About five
+## minutes on 2 cores; BENCH_QUICK=1 for a short run, BENCH_FLAGS for the runner's flags.
 bench:
+	$(GO) run ./bench/run $(if $(BENCH_QUICK),-quick) $(BENCH_FLAGS)
+
+## bench-go: the Go micro-benchmarks (incl. the in-process proxied request).
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./gateway/... ./authsvc/...
 
 lint:
