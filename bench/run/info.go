@@ -69,7 +69,8 @@ func gitCommit(ctx context.Context, root string) string {
 		return "unknown (not a git checkout)"
 	}
 	c := strings.TrimSpace(string(out))
-	st, err := exec.CommandContext(ctx, "git", "-C", root, "status", //nolint:gosec // G204: root is the checkout "--porcelain", "--untracked-files=no",
+	//nolint:gosec // G204: root is the checkout
+	st, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no",
 		"--", ".", ":(exclude)bench/results").Output()
 	if err == nil && len(strings.TrimSpace(string(st))) > 0 {
 		c += "+dirty"

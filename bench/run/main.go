@@ -24,6 +24,7 @@ import (
 type options struct {
 	root, out      string
 	chartFormat    string
+	only           map[string]bool // groups to run; empty: all
 	quick, noPeer  bool
 	plan           plan
 	sessions       int
@@ -45,6 +46,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.out, "out", "bench/results", "directory for the report and chart, relative to -root")
 	fs.StringVar(&o.chartFormat, "chart", "svg", "chart format: svg or png")
 	fs.BoolVar(&o.quick, "quick", getenv("BENCH_QUICK") != "", "short legs (about a third of the time); also BENCH_QUICK=1")
+	only := fs.String("only", "", "run only these groups, comma-separated: proxied, forward-auth, nginx-auth-request, rejected, refresh, login")
 	fs.BoolVar(&o.noPeer, "no-peer", false, "do not build or run oauth2-proxy")
 	fs.IntVar(&o.plan.rounds, "rounds", 2, "rounds of every A/B comparison (A B A B is 2)")
 	fs.DurationVar(&o.plan.thr, "thr", 5*time.Second, "fixed-concurrency run per leg")
@@ -60,6 +62,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		return o, fmt.Errorf("flags: %w", err)
 	}
 	o.args = args
+	o.only = map[string]bool{}
+	for _, k := range strings.Split(*only, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			o.only[k] = true
+		}
+	}
 	o.plan.warm = time.Second
 	o.loginRounds, o.refreshRounds = o.plan.rounds, o.plan.rounds
 	if o.quick {
@@ -128,7 +136,7 @@ func run(ctx context.Context, o options) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("temp dir: %w", err)
 	}
-	ps := &procs{}
+	ps := &procs{dir: dir}
 	s.st = &stack{dir: dir, runID: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffff), ps: ps, bins: s.bins, maxHashes: o.maxHashes}
 	defer func() {
 		ps.stopAll()

@@ -112,12 +112,3 @@ func TestCleanEnv(t *testing.T) {
 		t.Errorf("cleanEnv = %v", got)
 	}
 }
-
-func TestTailKeepsLastLines(t *testing.T) {
-	tl := newTail(2)
-	_, _ = tl.Write([]byte("one\ntwo\nthr"))
-	_, _ = tl.Write([]byte("ee\nfour"))
-	if got := tl.String(); got != "two\nthree\nfour" && got != "three\nfour" {
-		t.Errorf("tail = %q", got)
-	}
-}

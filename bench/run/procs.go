@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,11 +18,11 @@ import (
 
 // proc is one child process of the run: a server under test, a store, nginx.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	addr string // from its "listening" log line, when it writes one
+	name    string
+	cmd     *exec.Cmd
+	addr    string // from its "listening" log line, when it writes one
+	logPath string // its stdout and stderr
 
-	out     *tail // last lines of stdout before "listening", then stderr
 	done    chan struct{}
 	waitErr error
 }
@@ -41,6 +42,7 @@ func (p *proc) exited() bool {
 
 // procs owns every child of the run and stops them all on exit.
 type procs struct {
+	dir  string // where the children's logs go
 	mu   sync.Mutex
 	list []*proc
 }
@@ -52,13 +54,14 @@ type spec struct {
 	args []string
 	dir  string   // working directory
 	env  []string // the whole environment (nil: the runner's, filtered by cleanEnv)
-	// waitListening: read stdout until a JSON line with "msg":"listening" and take its
-	// "addr"; otherwise stdout is discarded and the caller checks readiness itself.
+	// waitListening: wait for a JSON line with "msg":"listening" in its output and take
+	// its "addr"; otherwise the caller checks readiness itself.
 	waitListening bool
 }
 
 // start runs s in its own process group (so that nginx's workers are stopped with it),
-// killed by the kernel if the runner dies first.
+// killed by the kernel if the runner dies first. Its stdout and stderr go to a file, not
+// a pipe: a busy runner can then never slow a server down by reading its access log late.
 func (ps *procs) start(ctx context.Context, s spec) (*proc, error) {
 	cmd := exec.Command(s.bin, s.args...) //nolint:gosec // G204: the runner starts the programs it just built or found
 	cmd.Dir = s.dir
@@ -67,53 +70,80 @@ func (ps *procs) start(ctx context.Context, s spec) (*proc, error) {
 		cmd.Env = cleanEnv(os.Environ())
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p := &proc{name: s.name, cmd: cmd, out: newTail(40), done: make(chan struct{})}
-	cmd.Stderr = p.out
-	stdout, err := cmd.StdoutPipe()
+	p := &proc{name: s.name, cmd: cmd, logPath: filepath.Join(ps.dir, s.name+".log"), done: make(chan struct{})}
+	f, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.name, err)
+		return nil, fmt.Errorf("%s log: %w", s.name, err)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = f, f
+	err = cmd.Start()
+	_ = f.Close() // the child has its own descriptor
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.name, err)
 	}
 	ps.mu.Lock()
 	ps.list = append(ps.list, p)
 	ps.mu.Unlock()
-
-	addrc := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for s.waitListening && sc.Scan() {
-			line := sc.Bytes()
-			_, _ = p.out.Write(append(line, '\n'))
-			if a, ok := listeningAddr(line); ok {
-				addrc <- a
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout) // access logs: read and dropped
 		p.waitErr = cmd.Wait()
 		close(p.done)
 	}()
 	if !s.waitListening {
 		return p, nil
 	}
-	timer := time.NewTimer(60 * time.Second)
-	defer timer.Stop()
-	select {
-	case p.addr = <-addrc:
-		return p, nil
-	case <-p.done:
-		if p.waitErr != nil {
-			return nil, fmt.Errorf("%s exited before listening (%w):\n%s", s.name, p.waitErr, p.out)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if a, ok := p.findListening(); ok {
+			p.addr = a
+			return p, nil
 		}
-		return nil, fmt.Errorf("%s exited before listening:\n%s", s.name, p.out)
-	case <-timer.C:
-		return nil, fmt.Errorf("%s: no \"listening\" line within 60 s:\n%s", s.name, p.out)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		select {
+		case <-p.done:
+			if a, ok := p.findListening(); ok { // listened, then exited: report the exit
+				return nil, fmt.Errorf("%s exited right after listening on %s:\n%s", s.name, a, p.output())
+			}
+			if p.waitErr != nil {
+				return nil, fmt.Errorf("%s exited before listening (%w):\n%s", s.name, p.waitErr, p.output())
+			}
+			return nil, fmt.Errorf("%s exited before listening:\n%s", s.name, p.output())
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: %w", s.name, ctx.Err())
+		case <-time.After(25 * time.Millisecond):
+		}
 	}
+	return nil, fmt.Errorf("%s: no \"listening\" line within 60 s:\n%s", s.name, p.output())
+}
+
+// findListening looks for the "listening" line in the first 1 MiB of p's output.
+func (p *proc) findListening() (string, bool) {
+	f, err := os.Open(p.logPath)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if a, ok := listeningAddr(sc.Bytes()); ok {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// output returns the last lines of p's output (at most 4 KiB), for error messages.
+func (p *proc) output() string {
+	f, err := os.Open(p.logPath)
+	if err != nil {
+		return "(no output: " + err.Error() + ")"
+	}
+	defer f.Close()
+	const n = 4 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return strings.TrimSpace(string(b))
 }
 
 // listeningAddr parses a JSON log line and returns its addr when msg is "listening".
@@ -182,50 +212,13 @@ next:
 	return out
 }
 
-// tail keeps the last n lines written to it (a child's diagnostics for error messages).
-type tail struct {
-	mu    sync.Mutex
-	n     int
-	lines []string
-	part  []byte
-}
-
-func newTail(n int) *tail { return &tail{n: n} }
-
-func (t *tail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.part = append(t.part, b...)
-	for {
-		i := bytes.IndexByte(t.part, '\n')
-		if i < 0 {
-			break
-		}
-		t.lines = append(t.lines, string(t.part[:i]))
-		t.part = t.part[i+1:]
-		if len(t.lines) > t.n {
-			t.lines = t.lines[len(t.lines)-t.n:]
-		}
-	}
-	if len(t.part) > 4096 {
-		t.part = t.part[:0]
-	}
-	return len(b), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.Join(append(t.lines, string(t.part)), "\n")
-}
-
 // alive returns an error naming p and its last output if p has exited.
 func (p *proc) alive() error {
 	if !p.exited() {
 		return nil
 	}
 	if p.waitErr == nil {
-		return fmt.Errorf("%s exited during the run:\n%s", p.name, p.out)
+		return fmt.Errorf("%s exited during the run:\n%s", p.name, p.output())
 	}
-	return fmt.Errorf("%s exited during the run (%w):\n%s", p.name, p.waitErr, p.out)
+	return fmt.Errorf("%s exited during the run (%w):\n%s", p.name, p.waitErr, p.output())
 }

@@ -65,7 +65,7 @@ func waitTCP(ctx context.Context, p *proc, addr string, timeout time.Duration) e
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s: nothing listens on %s after %s:\n%s", p.name, addr, timeout, p.out)
+	return fmt.Errorf("%s: nothing listens on %s after %s:\n%s", p.name, addr, timeout, p.output())
 }
 
 // startRedis uses REDIS_URL when set (keys under this run's prefix, deleted at the end)

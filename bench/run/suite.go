@@ -84,6 +84,10 @@ func (s *suite) measure(ctx context.Context) error {
 	probe(ctx, s.groups)
 	linkSkips(s.groups)
 	for _, g := range s.groups {
+		if !s.selected(g.key) {
+			g.skip = "not selected (-only)"
+			continue
+		}
 		if err := runGroup(ctx, g, o.plan, s.gen, s.vg); err != nil {
 			g.err = err.Error()
 			progress("   %s failed: %v", g.key, err)
@@ -97,6 +101,9 @@ func (s *suite) measure(ctx context.Context) error {
 		alg string
 		p   *proc
 	}{{algRS256, st.gwRS}, {algEdDSA, st.gwEd}} {
+		if !s.selected("refresh") {
+			break
+		}
 		r := &refreshRun{alg: gw.alg, gw: gw.p, sessions: o.sessions}
 		if err := runRefresh(ctx, st, r, users, o.plan); err != nil {
 			r.err = err.Error()
@@ -104,16 +111,21 @@ func (s *suite) measure(ctx context.Context) error {
 		}
 		s.refresh = append(s.refresh, r)
 	}
-	s.login = &loginRun{gw: st.gwRS, users: o.logins, maxHashes: o.maxHashes}
-	if err := runLogin(ctx, st, s.login, users, o.loginRounds); err != nil {
-		s.login.err = err.Error()
-		progress("   login failed: %v", err)
+	if s.selected("login") {
+		s.login = &loginRun{gw: st.gwRS, users: o.logins, maxHashes: o.maxHashes}
+		if err := runLogin(ctx, st, s.login, users, o.loginRounds); err != nil {
+			s.login.err = err.Error()
+			progress("   login failed: %v", err)
+		}
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
 	return nil
 }
+
+// selected reports whether -only lets group key run.
+func (s *suite) selected(key string) bool { return len(s.opts.only) == 0 || s.opts.only[key] }
 
 // accounts registers the users the scenarios need and gets their tokens.
 func (s *suite) accounts(ctx context.Context) ([]benchUser, creds, error) {
