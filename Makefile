@@ -33,7 +33,8 @@ test:
 ## interleaved with its baseline, report in bench/results/<date>-<host>.md. About five
 ## minutes on 2 cores; BENCH_QUICK=1 for a short run, BENCH_FLAGS for the runner's flags.
 bench:
-	$(GO) run ./bench/run $(if $(BENCH_QUICK),-quick) $(BENCH_FLAGS)
+	$(GO) build -o $(BIN)/bench ./bench/run
+	./$(BIN)/bench $(if $(BENCH_QUICK),-quick) $(BENCH_FLAGS)
 
 ## bench-go: the Go micro-benchmarks (incl. the in-process proxied request).
 bench-go:

@@ -71,7 +71,13 @@ func (p plan) budget(n int) time.Duration {
 // runGroup measures g. A group whose every variant is skipped is not run.
 func runGroup(ctx context.Context, g *group, p plan, gen throughputGen, vg vegetaGen) error {
 	if g.skip != "" {
+		progress("== %s: %s", g.key, g.skip)
 		return nil
+	}
+	for _, v := range g.variants {
+		if v.skip != "" {
+			progress("   %s: %s", v.key, v.skip)
+		}
 	}
 	vs := g.active()
 	if len(vs) < 2 {

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,6 +27,8 @@ type options struct {
 	chartFormat    string
 	only           map[string]bool // groups to run; empty: all
 	quick, noPeer  bool
+	noNginx        bool
+	generator      string // auto, wrk or vegeta
 	plan           plan
 	sessions       int
 	logins         int
@@ -48,6 +51,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.BoolVar(&o.quick, "quick", getenv("BENCH_QUICK") != "", "short legs (about a third of the time); also BENCH_QUICK=1")
 	only := fs.String("only", "", "run only these groups, comma-separated: proxied, forward-auth, nginx-auth-request, rejected, refresh, login")
 	fs.BoolVar(&o.noPeer, "no-peer", false, "do not build or run oauth2-proxy")
+	fs.BoolVar(&o.noNginx, "no-nginx", false, "do not run nginx even if it is installed")
+	fs.StringVar(&o.generator, "generator", "auto", "throughput load generator: auto (wrk when on PATH, else vegeta), wrk or vegeta")
 	fs.IntVar(&o.plan.rounds, "rounds", 2, "rounds of every A/B comparison (A B A B is 2)")
 	fs.DurationVar(&o.plan.thr, "thr", 5*time.Second, "fixed-concurrency run per leg")
 	fs.DurationVar(&o.plan.lat, "lat", 3*time.Second, "fixed-rate run per leg")
@@ -75,6 +80,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	}
 	if o.plan.rounds < 1 || o.plan.conns < 1 || o.plan.rate < 1 || o.sessions < 1 || o.logins < 1 || o.maxHashes < 1 {
 		return o, errors.New("flags: rounds, conns, rate, sessions, logins and max-hashes must be positive")
+	}
+	if o.generator != "auto" && o.generator != "wrk" && o.generator != "vegeta" {
+		return o, errors.New("flags: -generator must be auto, wrk or vegeta")
 	}
 	if o.chartFormat != "svg" && o.chartFormat != "png" {
 		return o, errors.New("flags: -chart must be svg or png")
@@ -132,8 +140,12 @@ func run(ctx context.Context, o options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	removeStaleDirs()
 	dir, err := os.MkdirTemp("", "authgate-bench-")
 	if err != nil {
+		return "", fmt.Errorf("temp dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "runner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return "", fmt.Errorf("temp dir: %w", err)
 	}
 	ps := &procs{dir: dir}
@@ -148,6 +160,25 @@ func run(ctx context.Context, o options) (string, error) {
 	}
 	s.wall = time.Since(s.started)
 	return s.write()
+}
+
+// removeStaleDirs deletes the temporary directories of runs that were killed before they
+// could clean up (their runner.pid names no live process).
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "authgate-bench-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "runner.pid")) //nolint:gosec // G304: our own temp dirs
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 // hostname for the report's file name: its first label, lower case, safe characters only.

@@ -40,7 +40,10 @@ func (s *suite) measure(ctx context.Context) error {
 	}
 	s.vg = vegetaGen{}
 	s.gen = s.vg
-	if s.bins.wrk != "" {
+	switch {
+	case o.generator == "wrk" && s.bins.wrk == "":
+		return fmt.Errorf("-generator wrk: wrk is not on PATH (apt-get install wrk)")
+	case o.generator != "vegeta" && s.bins.wrk != "":
 		s.gen = wrkGen{bin: s.bins.wrk, threads: o.wrkThreads, dir: st.dir}
 	}
 
@@ -62,7 +65,10 @@ func (s *suite) measure(ctx context.Context) error {
 		}
 	}
 	s.nginxNote = "skipped: nginx is not installed (apt-get install nginx-light)"
-	if s.bins.nginx != "" {
+	if o.noNginx {
+		s.nginxNote = "skipped: not run (-no-nginx)"
+	}
+	if s.bins.nginx != "" && !o.noNginx {
 		peerAddr := ""
 		if s.peer != nil {
 			peerAddr = s.peer.addr
@@ -86,7 +92,6 @@ func (s *suite) measure(ctx context.Context) error {
 	for _, g := range s.groups {
 		if !s.selected(g.key) {
 			g.skip = "not selected (-only)"
-			continue
 		}
 		if err := runGroup(ctx, g, o.plan, s.gen, s.vg); err != nil {
 			g.err = err.Error()

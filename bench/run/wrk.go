@@ -65,7 +65,7 @@ func (w wrkGen) throughput(ctx context.Context, t target, conns int, d time.Dura
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	args := []string{
 		"-t", strconv.Itoa(w.threads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(secs) + "s",
-		"--timeout", "10s", "-s", script,
+		"--timeout", "10s", "--latency", "-s", script,
 	}
 	for k, vs := range t.header {
 		for _, v := range vs {
