@@ -99,22 +99,23 @@ func (s *suite) renderTargets(b *strings.Builder) {
 
 // renderSummary is the table of ratios: every scenario against its baseline.
 func (s *suite) renderSummary(b *strings.Builder) {
-	fmt.Fprintf(b, "## Ratios\n\nMean of the per-round ratios, the rounds in parentheses; p99 at %d req/s.\n\n", s.opts.plan.rate)
-	b.WriteString("| scenario | baseline | req/s ratio | scenario req/s | baseline req/s | p99 scenario | p99 baseline |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(b, "## Ratios\n\nMean of the per-round ratios, the rounds in parentheses; p99 at %d req/s; CPU/req of the serving processes (each scenario's own: the gateway, nginx, …) over its baseline's.\n\n", s.opts.plan.rate)
+	b.WriteString("| scenario | baseline | req/s ratio | scenario req/s | baseline req/s | p99 scenario | p99 baseline | CPU/req ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, g := range s.groups {
 		for _, v := range g.variants {
 			if v.skip != "" || len(v.legs) == 0 || len(g.baseline.legs) == 0 {
 				continue
 			}
-			fmt.Fprintf(b, "| `%s` | `%s` | %s | %.0f | %.0f | %s | %s |\n", v.key, g.baseline.key,
+			fmt.Fprintf(b, "| `%s` | `%s` | %s | %.0f | %.0f | %s | %s | %s |\n", v.key, g.baseline.key,
 				fmtRatio(ratios(v, g.baseline, thrRPS)), meanOf(v, thrRPS), meanOf(g.baseline, thrRPS),
 				fmtDur(meanDur(v, func(l leg) time.Duration { return l.lat.p99 })),
-				fmtDur(meanDur(g.baseline, func(l leg) time.Duration { return l.lat.p99 })))
+				fmtDur(meanDur(g.baseline, func(l leg) time.Duration { return l.lat.p99 })),
+				fmtRatio(ratios(v, g.baseline, func(l leg) float64 { return float64(l.cpuPerReq) })))
 		}
 	}
 	for _, r := range s.refresh {
 		if len(r.legs) > 0 {
-			fmt.Fprintf(b, "| `refresh-%s` | %s signing alone (1 goroutine) | %s | %.0f | %.0f | %s | |\n", r.alg, r.alg,
+			fmt.Fprintf(b, "| `refresh-%s` | %s signing alone (1 goroutine) | %s | %.0f | %.0f | %s | | |\n", r.alg, r.alg,
 				fmtRatio(r.ratios()), meanDriver(r.legs, func(l driverLeg) float64 { return l.rps }),
 				meanRate(r.signing, false), fmtDur(time.Duration(meanDriver(r.legs, func(l driverLeg) float64 { return float64(l.p99) }))))
 		}
@@ -126,7 +127,7 @@ func (s *suite) renderSummary(b *strings.Builder) {
 				rs = append(rs, g.rps/l.hashing[i].parallel)
 			}
 		}
-		fmt.Fprintf(b, "| `login` | argon2id alone (%d goroutines) | %s | %.1f | %.1f | %s | |\n", s.info.cpus,
+		fmt.Fprintf(b, "| `login` | argon2id alone (%d goroutines) | %s | %.1f | %.1f | %s | | |\n", s.info.cpus,
 			fmtRatio(rs), meanDriver(l.legs, func(g driverLeg) float64 { return g.rps }), meanRate(l.hashing, true),
 			fmtDur(time.Duration(meanDriver(l.legs, func(g driverLeg) float64 { return float64(g.p99) }))))
 	}

@@ -75,7 +75,7 @@ func TestReportRendersEveryOutcome(t *testing.T) {
 		"**MISS** login: 200 concurrent without errors: 160 of 200 ok over 1 rounds, 40 × 503",
 		"**PASS** login: 200 concurrent: gateway peak RSS 256.0 MB",
 		"**PASS** idle RSS with external stores: 30.7 MB",
-		"| `gateway-bearer` | `plain-proxy` | 1.08× (1.10, 1.06) |",
+		"| `gateway-bearer` | `plain-proxy` | 1.08× (1.10, 1.06) | 10250 | 9500 |",
 		"![throughput and latency per scenario](2026-01-02-box.svg)",
 		"every scenario of this group was skipped",
 	} {
