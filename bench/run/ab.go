@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 )
 
@@ -27,6 +28,7 @@ type leg struct {
 	cpuPerReq    time.Duration // SUT CPU during the throughput run / its requests
 	latCPUPerReq time.Duration // the same during the fixed-rate run
 	peakKB       int64         // largest VmHWM of the SUT processes at the end of the leg
+	other, steal float64       // share of the machine used outside this run / stolen, over the leg
 }
 
 // group is a baseline and the variants compared with it. Legs run interleaved:
@@ -69,7 +71,7 @@ func (p plan) budget(n int) time.Duration {
 }
 
 // runGroup measures g. A group whose every variant is skipped is not run.
-func runGroup(ctx context.Context, g *group, p plan, gen throughputGen, vg vegetaGen) error {
+func runGroup(ctx context.Context, ps *procs, g *group, p plan, gen throughputGen, vg vegetaGen) error {
 	if g.skip != "" {
 		progress("== %s: %s", g.key, g.skip)
 		return nil
@@ -96,15 +98,17 @@ func runGroup(ctx context.Context, g *group, p plan, gen throughputGen, vg veget
 	g.peakReset = true
 	for r := 1; r <= p.rounds; r++ {
 		for _, v := range vs {
+			m0 := ps.snapshot()
 			l, reset, err := measure(ctx, v, r, p, gen, vg)
 			if err != nil {
 				return fmt.Errorf("%s round %d: %w", v.key, r, err)
 			}
+			l.other, l.steal = foreign(m0, ps.snapshot(), runtime.NumCPU())
 			g.peakReset = g.peakReset && reset
 			v.legs = append(v.legs, l)
-			progress("   %-26s round %d: %8.0f req/s  p99@%d/s %7s  errors %d/%d  cpu %s/req",
+			progress("   %-26s round %d: %8.0f req/s  p99@%d/s %7s  errors %d/%d  cpu %s/req  other load %s",
 				v.key, r, l.thr.rps, p.rate, fmtDur(l.lat.p99), l.thr.errors+l.lat.errors,
-				l.thr.requests+l.lat.requests, fmtDur(l.cpuPerReq))
+				l.thr.requests+l.lat.requests, fmtDur(l.cpuPerReq), fmtShare(l.other, l.steal))
 		}
 	}
 	return nil
@@ -158,6 +162,15 @@ func perRequest(d time.Duration, n int64) time.Duration {
 		return 0
 	}
 	return d / time.Duration(n)
+}
+
+// fmtShare renders the machine's foreign load over a leg: "3%" or "3% + 2% steal".
+func fmtShare(other, steal float64) string {
+	s := fmt.Sprintf("%.0f%%", 100*other)
+	if steal >= 0.005 {
+		s += fmt.Sprintf(" + %.0f%% steal", 100*steal)
+	}
+	return s
 }
 
 // progress prints one line of the runner's progress on stderr.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -108,6 +109,7 @@ func loginBurst(ctx context.Context, st *stack, gw *proc, hc *http.Client, users
 	}
 
 	resetPeaks([]*proc{gw})
+	m0 := st.ps.snapshot()
 	u0, db0 := sample([]*proc{gw}), sample(st.dbProcs())
 	var (
 		mu   sync.Mutex
@@ -154,6 +156,7 @@ func loginBurst(ctx context.Context, st *stack, gw *proc, hc *http.Client, users
 		l.dbCPUPerOp = perRequest(db1.cpu-db0.cpu, l.ok+l.busy+l.errors)
 	}
 	l.peakKB = peakRSS([]*proc{gw})
+	l.other, l.steal = foreign(m0, st.ps.snapshot(), runtime.NumCPU())
 	if err := gw.alive(); err != nil {
 		return l, err
 	}

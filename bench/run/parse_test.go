@@ -112,3 +112,19 @@ func TestCleanEnv(t *testing.T) {
 		t.Errorf("cleanEnv = %v", got)
 	}
 }
+
+func TestProcStat(t *testing.T) {
+	busy, steal := parseProcStat([]byte("cpu  100 20 30 1000 5 6 7 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"))
+	if busy != (100+20+30+6+7)*10*time.Millisecond || steal != 80*time.Millisecond {
+		t.Errorf("busy %s steal %s", busy, steal)
+	}
+	self := parseSelfCPU([]byte("7 (bench) S 1 7 7 0 -1 0 0 0 0 0 10 20 30 40 20 0 1 0"))
+	if self != 100*10*time.Millisecond {
+		t.Errorf("self %s", self)
+	}
+	a := machine{at: time.Unix(0, 0), busy: 0, own: 0}
+	b := machine{at: time.Unix(10, 0), busy: 12 * time.Second, own: 8 * time.Second, steal: time.Second}
+	if o, s := foreign(a, b, 2); math.Abs(o-0.2) > 1e-9 || math.Abs(s-0.05) > 1e-9 {
+		t.Errorf("foreign = %v, %v; want 0.2, 0.05", o, s)
+	}
+}

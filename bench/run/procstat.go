@@ -150,3 +150,79 @@ func resetPeaks(ps []*proc) bool {
 	}
 	return ok
 }
+
+// machine is a snapshot of the whole machine's CPU time (/proc/stat) and of the part of
+// it that this run used (the runner, the children it has reaped such as wrk, and every
+// live child with its descendants).
+type machine struct {
+	at          time.Time
+	busy, steal time.Duration
+	own         time.Duration
+}
+
+// snapshot reads the machine's and the run's CPU time now.
+func (ps *procs) snapshot() machine {
+	m := machine{at: time.Now()}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		m.busy, m.steal = parseProcStat(b)
+	}
+	if b, err := os.ReadFile("/proc/self/stat"); err == nil {
+		m.own = parseSelfCPU(b)
+	}
+	ps.mu.Lock()
+	list := append([]*proc(nil), ps.list...)
+	ps.mu.Unlock()
+	live := list[:0]
+	for _, p := range list {
+		if !p.exited() {
+			live = append(live, p)
+		}
+	}
+	m.own += sample(live).cpu
+	return m
+}
+
+// parseProcStat returns busy (user, nice, system, irq, softirq) and steal time from the
+// aggregate "cpu" line of /proc/stat.
+func parseProcStat(b []byte) (busy, steal time.Duration) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	tick := func(i int) time.Duration {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(n) * time.Second / clockTicks
+	}
+	return tick(1) + tick(2) + tick(3) + tick(6) + tick(7), tick(8)
+}
+
+// parseSelfCPU is utime+stime+cutime+cstime of /proc/self/stat: the runner and the
+// children it has waited for.
+func parseSelfCPU(b []byte) time.Duration {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return 0
+	}
+	var sum int64
+	for _, s := range f[11:15] {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		sum += n
+	}
+	return time.Duration(sum) * time.Second / clockTicks
+}
+
+// foreign is the share of the machine's CPU capacity between a and b that went to
+// processes outside this run (other, ≥ 0) and to the hypervisor (steal), 0–1 each.
+func foreign(a, b machine, cpus int) (other, steal float64) {
+	capacity := float64(b.at.Sub(a.at)) * float64(cpus)
+	if capacity <= 0 {
+		return 0, 0
+	}
+	other = float64((b.busy-a.busy)-(b.own-a.own)) / capacity
+	return max(other, 0), float64(b.steal-a.steal) / capacity
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -34,6 +35,8 @@ type driverLeg struct {
 	cpuPerOp    time.Duration // gateway CPU per successful operation
 	dbCPUPerOp  time.Duration // the embedding gateway's (FerretDB's) CPU per operation, when it serves MongoDB
 	peakKB      int64
+	other       float64 // share of the machine used outside this run over the leg
+	steal       float64
 	note        string
 	concurrency int
 }
@@ -81,6 +84,7 @@ func refreshLeg(ctx context.Context, st *stack, gw *proc, hc *http.Client, base 
 		l    = driverLeg{statuses: map[int]int64{}, concurrency: len(tokens)}
 	)
 	resetPeaks([]*proc{gw})
+	m0 := st.ps.snapshot()
 	u0, db0 := sample([]*proc{gw}), sample(st.dbProcs())
 	start := time.Now()
 	deadline := start.Add(d)
@@ -137,6 +141,7 @@ func refreshLeg(ctx context.Context, st *stack, gw *proc, hc *http.Client, base 
 		l.dbCPUPerOp = perRequest(db1.cpu-db0.cpu, l.ok)
 	}
 	l.peakKB = peakRSS([]*proc{gw})
+	l.other, l.steal = foreign(m0, st.ps.snapshot(), runtime.NumCPU())
 	return l
 }
 

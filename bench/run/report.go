@@ -50,6 +50,9 @@ func (s *suite) renderHeader(b *strings.Builder, chart, chartNote string) {
 	} else {
 		fmt.Fprintf(b, "Reproduce from the repository root: `%s`.\n\n", in.command)
 	}
+	if s.other > 0.10 {
+		fmt.Fprintf(b, "**Warning:** processes outside this run used %s of the machine while it measured: the numbers are disturbed; rerun on a quieter machine before comparing them.\n\n", fmtShare(s.other, s.steal))
+	}
 	fmt.Fprintf(b, "| | |\n| --- | --- |\n")
 	rows := [][2]string{
 		{"date", in.date.UTC().Format(time.RFC3339)},
@@ -58,6 +61,7 @@ func (s *suite) renderHeader(b *strings.Builder, chart, chartNote string) {
 		{"CPUs", fmt.Sprintf("%d × %s (load generator, stores and servers share them)", in.cpus, in.cpuModel)},
 		{"kernel", in.kernel},
 		{"wall-clock time of this run", s.wall.Round(time.Second).String()},
+		{"other load", fmt.Sprintf("%s of the machine's CPU went to processes outside this run while it measured (the machine is shared; each leg's share is in its row)", fmtShare(s.other, s.steal))},
 		{"throughput load", fmt.Sprintf("%s, %d connections, %s per leg (closed loop: fixed concurrency)", s.gen.name(), p.conns, p.thr)},
 		{"latency load", fmt.Sprintf("%s at a fixed %d req/s, %s per leg (open loop: queueing shows in the percentiles)", s.vg.name(), p.rate, p.lat)},
 		{"interleaving", fmt.Sprintf("%d rounds; each round measures the baseline, then each scenario of its group, in the same order (A B C, A B C); ratios are taken within a round; %s warm-up per scenario first", p.rounds, p.warm)},

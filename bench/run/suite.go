@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"time"
 )
 
@@ -29,12 +30,15 @@ type suite struct {
 	idleErr                    string
 	refresh                    []*refreshRun
 	login                      *loginRun
+	other, steal               float64 // the machine's foreign load over the whole measurement
 }
 
 // measure starts everything and runs every scenario. Failures of one scenario are
 // recorded in the report; only a stack that cannot start is an error.
 func (s *suite) measure(ctx context.Context) error {
 	st, o := s.st, s.opts
+	m0 := st.ps.snapshot()
+	defer func() { s.other, s.steal = foreign(m0, st.ps.snapshot(), runtime.NumCPU()) }()
 	if err := st.up(ctx); err != nil {
 		return err
 	}
@@ -93,7 +97,7 @@ func (s *suite) measure(ctx context.Context) error {
 		if !s.selected(g.key) {
 			g.skip = "not selected (-only)"
 		}
-		if err := runGroup(ctx, g, o.plan, s.gen, s.vg); err != nil {
+		if err := runGroup(ctx, st.ps, g, o.plan, s.gen, s.vg); err != nil {
 			g.err = err.Error()
 			progress("   %s failed: %v", g.key, err)
 		}

@@ -28,9 +28,9 @@ func (s *suite) renderGroup(b *strings.Builder, g *group) {
 			b.WriteString("Not measured.\n\n")
 			continue
 		}
-		fmt.Fprintf(b, "| leg | req/s (c=%d) | p99 at c=%d | p50 at %d/s | p90 at %d/s | p99 at %d/s | errors | CPU/req | peak RSS |\n",
+		fmt.Fprintf(b, "| leg | req/s (c=%d) | p99 at c=%d | p50 at %d/s | p90 at %d/s | p99 at %d/s | errors | CPU/req | peak RSS | other load |\n",
 			p.conns, p.conns, p.rate, p.rate, p.rate)
-		b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for r := 1; r <= p.rounds; r++ {
 			for _, x := range []*variant{g.baseline, v} {
 				for _, l := range x.legs {
@@ -41,7 +41,7 @@ func (s *suite) renderGroup(b *strings.Builder, g *group) {
 			}
 		}
 		for _, x := range []*variant{g.baseline, v} {
-			fmt.Fprintf(b, "| **%s, mean** | **%.0f** | %s | %s | %s | **%s** | | %s | |\n", x.key, meanOf(x, thrRPS),
+			fmt.Fprintf(b, "| **%s, mean** | **%.0f** | %s | %s | %s | **%s** | | %s | | |\n", x.key, meanOf(x, thrRPS),
 				fmtDur(meanDur(x, func(l leg) time.Duration { return l.thr.p99 })),
 				fmtDur(meanDur(x, func(l leg) time.Duration { return l.lat.p50 })),
 				fmtDur(meanDur(x, func(l leg) time.Duration { return l.lat.p90 })),
@@ -60,9 +60,9 @@ func (s *suite) renderGroup(b *strings.Builder, g *group) {
 func legCells(l leg, sutName string) string {
 	errs := l.thr.errors + l.lat.errors
 	total := l.thr.requests + l.lat.requests
-	return fmt.Sprintf("%.0f | %s | %s | %s | %s | %d of %d | %s (%s) | %s",
+	return fmt.Sprintf("%.0f | %s | %s | %s | %s | %d of %d | %s (%s) | %s | %s",
 		l.thr.rps, fmtDur(l.thr.p99), fmtDur(l.lat.p50), fmtDur(l.lat.p90), fmtDur(l.lat.p99),
-		errs, total, fmtDur(l.cpuPerReq), sutName, fmtMB(l.peakKB))
+		errs, total, fmtDur(l.cpuPerReq), sutName, fmtMB(l.peakKB), fmtShare(l.other, l.steal))
 }
 
 // legNotes lists the status counts of v's legs, and the first error seen.
@@ -92,13 +92,13 @@ func (s *suite) renderRefresh(b *strings.Builder) {
 		if len(r.legs) == 0 {
 			continue
 		}
-		b.WriteString("| round | signing alone, 1 goroutine | signing alone, all CPUs | refresh/s | refresh / signing (1 goroutine) | p50 | p90 | p99 | 503 | other errors | gateway CPU/refresh | MongoDB (FerretDB) CPU/refresh | peak RSS |\n")
-		b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+		b.WriteString("| round | signing alone, 1 goroutine | signing alone, all CPUs | refresh/s | refresh / signing (1 goroutine) | p50 | p90 | p99 | 503 | other errors | gateway CPU/refresh | MongoDB (FerretDB) CPU/refresh | peak RSS | other load |\n")
+		b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for i, l := range r.legs {
 			sr := r.signing[i]
-			fmt.Fprintf(b, "| %d | %.0f/s | %.0f/s | %.0f | %.0f%% | %s | %s | %s | %d | %d | %s | %s | %s |\n",
+			fmt.Fprintf(b, "| %d | %.0f/s | %.0f/s | %.0f | %.0f%% | %s | %s | %s | %d | %d | %s | %s | %s | %s |\n",
 				l.round, sr.serial, sr.parallel, l.rps, 100*l.rps/sr.serial, fmtDur(l.p50), fmtDur(l.p90), fmtDur(l.p99),
-				l.busy, l.errors, fmtDur(l.cpuPerOp), fmtDur(l.dbCPUPerOp), fmtMB(l.peakKB))
+				l.busy, l.errors, fmtDur(l.cpuPerOp), fmtDur(l.dbCPUPerOp), fmtMB(l.peakKB), fmtShare(l.other, l.steal))
 		}
 		b.WriteString("\n")
 		if notes := driverNotes(r.legs); notes != "" {
@@ -124,13 +124,13 @@ func (s *suite) renderLogin(b *strings.Builder) {
 	if len(l.legs) == 0 {
 		return
 	}
-	b.WriteString("| round | argon2id alone, 1 goroutine | argon2id alone, all CPUs | ok | 503 | other errors | burst wall time | logins/s | logins/s / hashes/s (all CPUs) | p50 | p90 | p99 | gateway CPU/login | MongoDB (FerretDB) CPU/login | gateway peak RSS |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| round | argon2id alone, 1 goroutine | argon2id alone, all CPUs | ok | 503 | other errors | burst wall time | logins/s | logins/s / hashes/s (all CPUs) | p50 | p90 | p99 | gateway CPU/login | MongoDB (FerretDB) CPU/login | gateway peak RSS | other load |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for i, g := range l.legs {
 		h := l.hashing[i]
-		fmt.Fprintf(b, "| %d | %.1f/s | %.1f/s | %d | %d | %d | %s | %.1f | %.0f%% | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(b, "| %d | %.1f/s | %.1f/s | %d | %d | %d | %s | %.1f | %.0f%% | %s | %s | %s | %s | %s | %s | %s |\n",
 			g.round, h.serial, h.parallel, g.ok, g.busy, g.errors, g.wall.Round(time.Millisecond), g.rps, 100*g.rps/h.parallel,
-			fmtDur(g.p50), fmtDur(g.p90), fmtDur(g.p99), fmtDur(g.cpuPerOp), fmtDur(g.dbCPUPerOp), fmtMB(g.peakKB))
+			fmtDur(g.p50), fmtDur(g.p90), fmtDur(g.p99), fmtDur(g.cpuPerOp), fmtDur(g.dbCPUPerOp), fmtMB(g.peakKB), fmtShare(g.other, g.steal))
 	}
 	b.WriteString("\n")
 	if notes := driverNotes(l.legs); notes != "" {
