@@ -115,7 +115,7 @@ func TestCleanEnv(t *testing.T) {
 
 func TestProcStat(t *testing.T) {
 	busy, steal := parseProcStat([]byte("cpu  100 20 30 1000 5 6 7 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"))
-	if busy != (100+20+30+6+7)*10*time.Millisecond || steal != 80*time.Millisecond {
+	if busy != (100+20+30)*10*time.Millisecond || steal != 80*time.Millisecond {
 		t.Errorf("busy %s steal %s", busy, steal)
 	}
 	self := parseSelfCPU([]byte("7 (bench) S 1 7 7 0 -1 0 0 0 0 0 10 20 30 40 20 0 1 0"))

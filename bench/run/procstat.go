@@ -182,8 +182,9 @@ func (ps *procs) snapshot() machine {
 	return m
 }
 
-// parseProcStat returns busy (user, nice, system, irq, softirq) and steal time from the
-// aggregate "cpu" line of /proc/stat.
+// parseProcStat returns busy (user, nice, system) and steal time from the aggregate
+// "cpu" line of /proc/stat. irq and softirq are left out: much of them is this run's own
+// loopback traffic, which no process is charged for, and it must not count as foreign.
 func parseProcStat(b []byte) (busy, steal time.Duration) {
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	f := strings.Fields(string(line))
@@ -194,7 +195,7 @@ func parseProcStat(b []byte) (busy, steal time.Duration) {
 		n, _ := strconv.ParseInt(f[i], 10, 64)
 		return time.Duration(n) * time.Second / clockTicks
 	}
-	return tick(1) + tick(2) + tick(3) + tick(6) + tick(7), tick(8)
+	return tick(1) + tick(2) + tick(3), tick(8)
 }
 
 // parseSelfCPU is utime+stime+cutime+cstime of /proc/self/stat: the runner and the
