@@ -46,7 +46,7 @@ func (s *suite) renderHeader(b *strings.Builder, chart, chartNote string) {
 	in, p := s.info, s.opts.plan
 	fmt.Fprintf(b, "# authgate benchmark: %s, %s\n\n", in.date.Format("2006-01-02"), in.host)
 	if in.command != in.runner {
-		fmt.Fprintf(b, "Reproduce from the repository root: `%s` (the runner itself: `%s`).\n\n", in.command, in.runner)
+		fmt.Fprintf(b, "Reproduce from the repository root: `%s` (equivalently: `%s`).\n\n", in.command, in.runner)
 	} else {
 		fmt.Fprintf(b, "Reproduce from the repository root: `%s`.\n\n", in.command)
 	}
