@@ -6,7 +6,7 @@ BIN   ?= bin
 # redis-server of their own, or miniredis when none is installed).
 TESTFLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: run build test bench fuzz lint vet fmt compose-config clean
+.PHONY: run build test bench bench-go fuzz lint vet fmt compose-config clean
 
 # Every fuzz target (package:Func); `make fuzz` runs each for FUZZTIME beyond its seed
 # corpus. A failing input is written to the package's testdata/fuzz/<Func>/ and becomes
@@ -43,9 +43,15 @@ run: build
 test:
 	$(GO) test $(TESTFLAGS) ./...
 
-## bench: the proxied request through authgate against a plain Echo reverse proxy,
-## measured in the same run (see README "Performance").
+## bench: the benchmark suite (bench/README.md): every scenario over real sockets,
+## interleaved with its baseline, report in bench/results/<date>-<host>.md. About five
+## minutes on 2 cores; BENCH_QUICK=1 for a short run, BENCH_FLAGS for the runner's flags.
 bench:
+	$(GO) build -o $(BIN)/bench ./bench/run
+	./$(BIN)/bench $(if $(BENCH_QUICK),-quick) $(BENCH_FLAGS)
+
+## bench-go: the Go micro-benchmarks (incl. the in-process proxied request).
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./gateway/... ./authsvc/...
 
 fuzz:

@@ -1,5 +1,7 @@
 // Command upstream-demo is a sample backend behind authgate: GET /api/users (admin) and
-// GET /api/users/me, reading users from the same MongoDB as the gateway. It trusts only
+// GET /api/users/me, reading users from the same MongoDB as the gateway, and GET
+// /api/whoami, which echoes the identity headers without any database work (the
+// benchmark suite's upstream). It trusts only
 // the identity headers the gateway sets (X-User-Id, X-User-Role) and never returns a
 // password hash. Bind it where only the gateway can reach it.
 package main

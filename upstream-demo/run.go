@@ -89,6 +89,7 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/users", a.listUsers)
 	mux.HandleFunc("GET /api/users/me", a.me)
+	mux.HandleFunc("GET /api/whoami", whoami)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success"})
 	})
@@ -142,6 +143,14 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{"user": u.render()}})
+}
+
+// whoami echoes the identity headers the gateway set, without touching MongoDB: the
+// benchmark suite's upstream (bench/), so that only the proxy path is measured.
+func whoami(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{
+		"id": r.Header.Get("X-User-Id"), "role": r.Header.Get("X-User-Role"),
+	}})
 }
 
 // listUsers answers every user, newest first, to admins only (the gateway enforces the
