@@ -17,6 +17,7 @@ FUZZ_TARGETS = \
 	./gateway/internal/proxy:FuzzStripIdentityHeaders \
 	./gateway/internal/forwarded:FuzzForwarded \
 	./gateway/internal/authapi:FuzzDecodeBody \
+	./gateway/internal/loginui:FuzzRedirects \
 	./gateway/internal/config:FuzzLoadYAML \
 	./authsvc/internal/tokens:FuzzParse \
 	./authsvc/internal/password:FuzzVerifyMalformed

@@ -30,9 +30,13 @@ type Config struct {
 	IdleTTL      time.Duration // sessions slide by this much at every refresh
 	MaxTTL       time.Duration // and never outlive this
 	MaxSessions  int           // sessions per user; the least recently used go first
-	Leeway       time.Duration // clock skew allowed on exp/nbf/iat, 0..60s
-	Issuer       string
-	Audience     string
+	// SessionCacheTTL is how long a replica may serve a session it read from Redis
+	// without reading it again (0: never); revocations reach every replica at once
+	// through Redis pub/sub (see Run), so this bounds only what no message announces.
+	SessionCacheTTL time.Duration
+	Leeway          time.Duration // clock skew allowed on exp/nbf/iat, 0..60s
+	Issuer          string
+	Audience        string
 
 	Keys *Keys // from LoadKeys
 
@@ -63,6 +67,9 @@ func (c *Config) check() error {
 		if p.d <= 0 {
 			errs = append(errs, fmt.Errorf("authsvc: %s must be > 0", p.name))
 		}
+	}
+	if c.SessionCacheTTL < 0 {
+		errs = append(errs, errors.New("authsvc: SessionCacheTTL must be >= 0"))
 	}
 	if c.Leeway < 0 || c.Leeway > tokens.MaxLeeway {
 		errs = append(errs, fmt.Errorf("authsvc: Leeway must be between 0 and %s", tokens.MaxLeeway))
@@ -129,6 +136,7 @@ type Service struct {
 	log      *slog.Logger
 	users    *users.Store
 	sessions *sessions.Store
+	cache    *sessions.Cache // the hot path's session reads
 	access   *tokens.Codec
 	verified *tokens.Cache // access tokens already verified (hot path)
 	refresh  *tokens.Codec
@@ -186,6 +194,7 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 		log:      cfg.Logger,
 		users:    users.New(db, cfg.MongoTimeout),
 		sessions: store,
+		cache:    sessions.NewCache(store, cfg.SessionCacheTTL, 0, cfg.Logger),
 		access:   access,
 		verified: tokens.NewCache(access, 0),
 		refresh:  refresh,
@@ -255,6 +264,15 @@ func (s *Service) Migrate(ctx context.Context) (MigrationReport, error) {
 	}
 	return rep, nil
 }
+
+// Run keeps the subscription to the revocation channel until ctx ends: the session
+// cache serves nothing while it is down, and OnRevoke subscribers hear every
+// revocation. Run it in its own goroutine while serving.
+func (s *Service) Run(ctx context.Context) { s.cache.Run(ctx) }
+
+// OnRevoke registers f, called on every replica when a session ends or changes
+// (sessionID "*": every session of the user). Call it before Run.
+func (s *Service) OnRevoke(f func(userID, sessionID string)) { s.cache.OnRevoke(f) }
 
 // Ready reports whether Redis and MongoDB answer, as two checks for readiness.
 func (s *Service) Ready() []Check {

@@ -11,7 +11,8 @@ import (
 )
 
 // Authenticate verifies an access token and its session: one signature check per token
-// (then cached until it expires) and one Redis read per request, never MongoDB.
+// (then cached until it expires) and the session from the revocation-safe cache or one
+// Redis read, never MongoDB.
 // Errors: ErrNotLoggedIn (empty token), ErrInvalidToken, ErrSessionExpired, ErrUnavailable.
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (Identity, error) {
 	if accessToken == "" {
@@ -21,7 +22,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Identit
 	if err != nil {
 		return Identity{}, ErrInvalidToken
 	}
-	sess, err := s.sessions.Get(ctx, claims.Subject, claims.SessionID)
+	sess, err := s.cache.Get(ctx, claims.Subject, claims.SessionID)
 	if err != nil {
 		return Identity{}, s.sessionError(err)
 	}

@@ -182,13 +182,14 @@ func TestSeedDatabase(t *testing.T) {
 		return time.Since(start)
 	}
 	// Medians of several tries each, interleaved, so one slow moment of a busy machine
-	// does not decide (padding off measures a ratio far below 0.6).
+	// does not decide.
 	var unknown, seed []time.Duration
-	for i := range 5 {
+	for i := range 7 {
 		unknown = append(unknown, fail(fmt.Sprintf("nobody%d@example.com", i)))
 		seed = append(seed, fail("Legacy@Example.com"))
 	}
-	if ratio := float64(median(unknown)) / float64(median(seed)); ratio < 0.6 || ratio > 1.67 {
+	// Without padding the ratio measures about 0.16; 0.5..2 leaves room for a loaded machine.
+	if ratio := float64(median(unknown)) / float64(median(seed)); ratio < 0.5 || ratio > 2 {
 		t.Errorf("failed logins: unknown emails took %v, a seed account %v (ratio %.2f)", median(unknown), median(seed), ratio)
 	}
 	s.login(t, c, "legacy@example.com", "legacy-password")

@@ -97,6 +97,12 @@ func TestCommandLine(t *testing.T) {
 	if err := run(ctx, []string{"config", "check"}, getenv, &out, io.Discard); err != nil || out.String() != "configuration OK\n" {
 		t.Fatalf("config check: %v %q", err, out.String())
 	}
+	env["AUTHGATE_REDIRECTS__ALLOWED_HOSTS"] = "a.example:443"
+	if err := run(ctx, []string{"config", "check"}, getenv, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "redirects.allowed_hosts") {
+		t.Fatalf("config check accepted a redirect host the sign-in page refuses: %v", err)
+	}
+	delete(env, "AUTHGATE_REDIRECTS__ALLOWED_HOSTS")
 	env["AUTHGATE_TOKENS__ACCESS_TTL"] = "soon"
 	if err := run(ctx, []string{"config", "check"}, getenv, io.Discard, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "tokens.access_ttl") {

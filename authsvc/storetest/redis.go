@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +35,14 @@ func RedisURL(tb testing.TB) string {
 	}
 	r.redisLogged.Do(func() { tb.Logf("storetest: redis: %s", r.redisDesc) })
 	return r.redisURL
+}
+
+// IsMiniredis reports whether the tests' Redis is the in-process miniredis (no
+// redis-server installed), which lacks some server commands (CLIENT KILL).
+func IsMiniredis(tb testing.TB) bool {
+	tb.Helper()
+	RedisURL(tb)
+	return strings.Contains(servers.redisDesc, "miniredis")
 }
 
 // Redis returns a client for [RedisURL] and a key prefix ("t:<random>:") unique to
@@ -153,9 +163,35 @@ func startRedisChild(bin string) (*redisChild, error) {
 }
 
 func tryRedisChild(bin, dir string, extra ...string) (*redisChild, error) {
+	// A port free a moment ago can be taken before the server binds it (other test
+	// binaries start servers too): try a few ports before giving up.
+	var errs []error
+	for range 5 {
+		c, err := startRedisOnce(bin, dir, slices.Contains(extra, "--cluster-enabled"), extra...)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// startRedisOnce starts redis-server on one free port (for a cluster node, one whose
+// cluster bus port, port+10000, is free too).
+func startRedisOnce(bin, dir string, cluster bool, extra ...string) (*redisChild, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
+	}
+	if cluster {
+		if port+10000 > 65535 {
+			return nil, fmt.Errorf("port %d: no room for its cluster bus port", port)
+		}
+		bus, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+10000))
+		if err != nil {
+			return nil, fmt.Errorf("cluster bus port %d taken: %w", port+10000, err)
+		}
+		_ = bus.Close()
 	}
 	logFile := filepath.Join(dir, "redis.log")
 	args := append([]string{

@@ -65,6 +65,7 @@ func (st *Store) Create(ctx context.Context, s Session) (stored Session, evicted
 	for _, v := range reply[1:] {
 		if sid, ok := v.(string); ok {
 			evicted = append(evicted, sid)
+			st.publish(ctx, s.UserID, sid)
 		}
 	}
 	return s, evicted, nil
@@ -135,6 +136,7 @@ func (st *Store) Rotate(ctx context.Context, userID, sessionID, presentedJTI, ne
 	case 0:
 		return Session{}, 0, fmt.Errorf("%s: %w", op, ErrNotFound)
 	case 3:
+		st.publish(ctx, userID, sessionID)
 		return Session{}, 0, fmt.Errorf("%s: %w", op, ErrReplay)
 	}
 	s, ok := decode(sessionID, reply[1:])
@@ -194,6 +196,7 @@ func (st *Store) Delete(ctx context.Context, userID, sessionID string) error {
 	if err != nil {
 		return unavailable("delete", err)
 	}
+	st.publish(ctx, userID, sessionID)
 	return nil
 }
 
@@ -248,6 +251,7 @@ func (st *Store) DeleteAll(ctx context.Context, userID string) (int, error) {
 	if err != nil {
 		return 0, unavailable("delete all", err)
 	}
+	st.publish(ctx, userID, allSessions)
 	return n, nil
 }
 
@@ -265,6 +269,7 @@ func (st *Store) SetRole(ctx context.Context, userID, role string) error {
 	if err != nil {
 		return unavailable("set role", err)
 	}
+	st.publish(ctx, userID, allSessions)
 	return nil
 }
 

@@ -73,7 +73,8 @@ func accountConfig(cfg *config.Config, keys *authsvc.Keys, log *slog.Logger) aut
 	return authsvc.Config{
 		AccessTTL: t.AccessTTL, RefreshTTL: t.RefreshTTL, RefreshGrace: t.RefreshGrace,
 		IdleTTL: cfg.Sessions.IdleTTL, MaxTTL: cfg.Sessions.MaxTTL, MaxSessions: cfg.Sessions.MaxPerUser,
-		Leeway: t.Leeway, Issuer: t.Issuer, Audience: t.Audience,
+		SessionCacheTTL: cfg.Sessions.CacheTTL,
+		Leeway:          t.Leeway, Issuer: t.Issuer, Audience: t.Audience,
 		Keys:                keys,
 		PasswordMaxLength:   cfg.Passwords.MaxLength,
 		MaxConcurrentHashes: cfg.Passwords.HashConcurrency(),

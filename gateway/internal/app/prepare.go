@@ -18,6 +18,7 @@ import (
 	"github.com/authgate/authgate/gateway/internal/authz"
 	"github.com/authgate/authgate/gateway/internal/config"
 	"github.com/authgate/authgate/gateway/internal/forwarded"
+	"github.com/authgate/authgate/gateway/internal/loginui"
 	"github.com/authgate/authgate/gateway/internal/routing"
 )
 
@@ -47,7 +48,7 @@ func Prepare(opts Options) (*Prepared, error) {
 	cfg, err := config.Load(config.Options{
 		Path: opts.ConfigPath, Getenv: opts.Getenv,
 		DefaultFile: opts.DefaultFile, DotEnvFile: opts.DotEnvFile,
-		Checks: []config.Check{p.checkRoutes, p.checkTrust, p.checkHeaderNames, checkKeys, checkStoreURLs},
+		Checks: []config.Check{p.checkRoutes, p.checkTrust, p.checkHeaderNames, checkKeys, checkStoreURLs, checkRedirectHosts},
 	})
 	if err != nil {
 		return nil, err
@@ -135,6 +136,15 @@ func checkKeys(c *config.Config) []config.Problem {
 		out = append(out, config.Problem{Key: "tokens", Message: e.Error()})
 	}
 	return out
+}
+
+// checkRedirectHosts checks redirects.allowed_hosts with the sign-in page's own
+// validator, so that what passes here is what it accepts.
+func checkRedirectHosts(c *config.Config) []config.Problem {
+	if _, err := loginui.NewRedirects(c.Redirects.AllowedHosts, nil); err != nil {
+		return []config.Problem{{Key: "redirects.allowed_hosts", Message: err.Error()}}
+	}
+	return nil
 }
 
 // checkStoreURLs parses the store addresses without connecting to anything.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/authgate/authgate/gateway/internal/forwardauth"
 	"github.com/authgate/authgate/gateway/internal/server"
+	"github.com/authgate/authgate/gateway/internal/sockets"
 )
 
 // Serve runs the edge server on the configured address until ctx ends, then shuts down
@@ -27,14 +28,22 @@ import (
 func (a *App) Serve(ctx context.Context) error {
 	transport := a.NewTransport()
 	defer transport.CloseIdleConnections()
-	srv, err := a.Handler(transport)
+	watcher := sockets.New(a.Accounts, a.Config.Proxy.WebSocketCheckInterval, a.Log)
+	// Revocations close sockets at once; a role change closes the user's sockets too, so
+	// that a reconnect is decided under the new role.
+	a.Accounts.OnRevoke(watcher.Revoked)
+	wctx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatching()
+	go watcher.Run(wctx)
+	go a.Accounts.Run(wctx) // the revocation channel: session cache and sockets
+	srv, err := a.Handler(transport, watcher)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, a, srv)
+	return serve(ctx, a, srv, watcher)
 }
 
-func serve(ctx context.Context, a *App, srv *server.Server) error {
+func serve(ctx context.Context, a *App, srv *server.Server, watcher *sockets.Watcher) error {
 	cfg, log := a.Config, a.Log
 	baseCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
@@ -77,6 +86,9 @@ func serve(ctx context.Context, a *App, srv *server.Server) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
 	defer cancel()
 	shutdownErr := hs.Shutdown(sctx)
+	if n := watcher.CloseAll(); n > 0 { // hijacked: Shutdown does not wait for them
+		log.Info("upgraded connections closed for shutdown", "sockets", n)
+	}
 	if shutdownErr != nil {
 		log.Warn("shutdown timeout passed; cancelling the requests still running", "error", shutdownErr)
 		cancelRequests()

@@ -125,6 +125,9 @@ type Sessions struct {
 	IdleTTL    time.Duration `koanf:"idle_ttl"`
 	MaxTTL     time.Duration `koanf:"max_ttl"`
 	MaxPerUser int           `koanf:"max_per_user"`
+	// CacheTTL is how long a replica serves a session from memory (0: off);
+	// revocations reach every replica at once over Redis pub/sub.
+	CacheTTL time.Duration `koanf:"cache_ttl"`
 }
 
 // Cookies configures the auth cookies. Load forces Secure in production.

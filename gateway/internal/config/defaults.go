@@ -33,7 +33,7 @@ func defaults() Config {
 			AccessPreviousPublicKeys:  []string{},
 			RefreshPreviousPublicKeys: []string{},
 		},
-		Sessions:       Sessions{IdleTTL: 60 * time.Minute, MaxTTL: 168 * time.Hour, MaxPerUser: 50},
+		Sessions:       Sessions{IdleTTL: 60 * time.Minute, MaxTTL: 168 * time.Hour, MaxPerUser: 50, CacheTTL: 2 * time.Second},
 		Cookies:        Cookies{RefreshPath: "/", Secure: false, Domain: "", HostPrefix: false},
 		CORS:           CORS{Origins: []string{"http://localhost:3000"}},
 		Passwords:      Passwords{MaxLength: 64, MaxConcurrentHashes: 0},

@@ -84,7 +84,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"refresh_grace", c.Tokens.RefreshGrace, 10 * time.Second},
 		{"leeway", c.Tokens.Leeway, 30 * time.Second},
 		{"issuer", c.Tokens.Issuer, "authgate"},
-		{"sessions", c.Sessions, Sessions{IdleTTL: time.Hour, MaxTTL: 168 * time.Hour, MaxPerUser: 50}},
+		{"sessions", c.Sessions, Sessions{IdleTTL: time.Hour, MaxTTL: 168 * time.Hour, MaxPerUser: 50, CacheTTL: 2 * time.Second}},
 		{"cookies", c.Cookies, Cookies{RefreshPath: "/"}},
 		{"cors", c.CORS.Origins, []string{"http://localhost:3000"}},
 		{"passwords", c.Passwords, Passwords{MaxLength: 64}},

@@ -79,6 +79,9 @@ func validate(c *Config, p *problems) {
 	if d := c.Cookies.Domain; d != "" && (strings.ContainsFunc(d, badCookieRune) || strings.ContainsAny(d, " /:") || !strings.Contains(strings.Trim(d, "."), ".")) {
 		p.add("cookies.domain", `must be a domain such as "example.com" (or empty for host-only cookies)`)
 	}
+	if c.Sessions.CacheTTL < 0 || c.Sessions.CacheTTL > time.Minute {
+		p.add("sessions.cache_ttl", "must be between 0s (off) and 1m")
+	}
 	if c.Sessions.MaxPerUser <= 0 {
 		p.add("sessions.max_per_user", "must be > 0")
 	}
@@ -96,11 +99,7 @@ func validate(c *Config, p *problems) {
 	if c.Authz.GRPCListen != "" {
 		validateAddr("authz.grpc_listen", c.Authz.GRPCListen, p)
 	}
-	for i, h := range c.Redirects.AllowedHosts {
-		if h == "" || strings.ContainsAny(h, "/@ \\?#") || strings.ContainsFunc(h, badCookieRune) {
-			p.add(fmt.Sprintf("redirects.allowed_hosts[%d]", i), "%q is not a host name (no scheme, path or port)", h)
-		}
-	}
+
 	for i, o := range c.CORS.Origins {
 		validateOrigin(fmt.Sprintf("cors.origins[%d]", i), o, p)
 	}

@@ -146,7 +146,6 @@ func TestLoadValidation(t *testing.T) {
 		{"sign-in url protocol-relative", "authz:\n  sign_in_url: //evil.example/login\n", "authz.sign_in_url: "},
 		{"sign-in url absolute", "authz:\n  sign_in_url: https://auth.example.com/login\n", ""},
 		{"grpc listen", "authz:\n  grpc_listen: nope\n", "authz.grpc_listen: "},
-		{"redirect host", "redirects:\n  allowed_hosts: [\"https://a.example\"]\n", "redirects.allowed_hosts[0]: "},
 		{"websocket interval", "proxy:\n  websocket_check_interval: 0s\n", "proxy.websocket_check_interval: must be > 0"},
 		{"route csrf off", "routes:\n" + route + "    csrf: false\n", ""},
 		{"route match", "routes:\n" + route + "    match: regex\n", "routes[0].match: must be prefix or exact"},

@@ -25,12 +25,17 @@ type Config struct {
 	RefreshPath string        // Path of refresh_token ("/" or narrower, e.g. "/api/auth")
 	Domain      string        // "" = host-only cookies
 	Secure      bool          // Secure on every cookie; also set whenever the request came over https
+	// HostPrefix names the token cookies __Host-access_token and __Host-refresh_token
+	// (needs Secure, no Domain, RefreshPath "/"; validated by the configuration).
+	// logged_in keeps its name: the seed client reads it.
+	HostPrefix bool
 }
 
 // Jar writes and reads the cookies. It is immutable and safe for concurrent use.
 type Jar struct {
-	cfg   Config
-	trust *forwarded.Trust
+	cfg             Config
+	trust           *forwarded.Trust
+	access, refresh string // the token cookies' names
 }
 
 // New returns a Jar; trust decides whether a request came over https.
@@ -38,20 +43,30 @@ func New(cfg Config, trust *forwarded.Trust) *Jar {
 	if trust == nil {
 		trust = &forwarded.Trust{}
 	}
-	return &Jar{cfg: cfg, trust: trust}
+	j := &Jar{cfg: cfg, trust: trust, access: Access, refresh: Refresh}
+	if cfg.HostPrefix {
+		j.access, j.refresh = HostPrefix+Access, HostPrefix+Refresh
+	}
+	return j
 }
 
-// Names returns the three cookie names (what the proxy keeps from upstreams).
-func (j *Jar) Names() []string { return []string{Access, Refresh, LoggedIn} }
+// HostPrefix is the cookie-name prefix browsers bind to one host over https.
+const HostPrefix = "__Host-"
+
+// Names returns the cookie names the gateway owns (the proxy keeps them from upstreams
+// both ways), with and without the __Host- prefix.
+func (j *Jar) Names() []string {
+	return []string{Access, Refresh, LoggedIn, HostPrefix + Access, HostPrefix + Refresh}
+}
 
 // SetGrant sets access_token and logged_in (Max-Age = the access TTL, so the browser
 // drops them together with the token and the client refreshes) and, when the grant has
 // one, the rotated refresh_token.
 func (j *Jar) SetGrant(w http.ResponseWriter, r *http.Request, g authsvc.Grant) {
 	age := int(j.cfg.AccessTTL.Seconds())
-	http.SetCookie(w, j.cookie(r, Access, g.AccessToken, "/", age, true))
+	http.SetCookie(w, j.cookie(r, j.access, g.AccessToken, "/", age, true))
 	if g.RefreshToken != "" {
-		http.SetCookie(w, j.cookie(r, Refresh, g.RefreshToken, j.cfg.RefreshPath, int(j.cfg.RefreshTTL.Seconds()), true))
+		http.SetCookie(w, j.cookie(r, j.refresh, g.RefreshToken, j.cfg.RefreshPath, int(j.cfg.RefreshTTL.Seconds()), true))
 	}
 	http.SetCookie(w, j.cookie(r, LoggedIn, "true", "/", age, false))
 }
@@ -59,9 +74,9 @@ func (j *Jar) SetGrant(w http.ResponseWriter, r *http.Request, g authsvc.Grant) 
 // Clear expires the cookies with the attributes they were set with; refresh_token only
 // when refresh is true (a failed logout keeps it so that the client can retry).
 func (j *Jar) Clear(w http.ResponseWriter, r *http.Request, refresh bool) {
-	http.SetCookie(w, j.cookie(r, Access, "", "/", -1, true))
+	http.SetCookie(w, j.cookie(r, j.access, "", "/", -1, true))
 	if refresh {
-		http.SetCookie(w, j.cookie(r, Refresh, "", j.cfg.RefreshPath, -1, true))
+		http.SetCookie(w, j.cookie(r, j.refresh, "", j.cfg.RefreshPath, -1, true))
 	}
 	http.SetCookie(w, j.cookie(r, LoggedIn, "", "/", -1, false))
 }
@@ -82,7 +97,7 @@ func (j *Jar) cookie(r *http.Request, name, value, path string, maxAge int, http
 		Expires:  expires,
 		MaxAge:   maxAge,
 		HttpOnly: httpOnly,
-		Secure:   j.cfg.Secure || j.trust.Scheme(r) == "https",
+		Secure:   j.cfg.Secure || j.cfg.HostPrefix || j.trust.Scheme(r) == "https",
 		SameSite: http.SameSiteLaxMode,
 	}
 }
@@ -93,11 +108,11 @@ func (j *Jar) AccessToken(r *http.Request) string {
 	if tok, ok := BearerToken(r); ok {
 		return tok
 	}
-	return cookieValue(r, Access)
+	return cookieValue(r, j.access)
 }
 
 // RefreshToken returns r's refresh_token cookie, "" when none.
-func (j *Jar) RefreshToken(r *http.Request) string { return cookieValue(r, Refresh) }
+func (j *Jar) RefreshToken(r *http.Request) string { return cookieValue(r, j.refresh) }
 
 // BearerToken returns the token of an "Authorization: Bearer" header; ok is false when
 // the request has no such header.

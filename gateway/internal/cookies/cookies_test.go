@@ -124,3 +124,33 @@ func TestAccessToken(t *testing.T) {
 		}
 	}
 }
+
+// TestHostPrefix: with cookies.host_prefix the token cookies are __Host- names (Secure,
+// Path=/, no Domain) and only those names are read; logged_in keeps its name.
+func TestHostPrefix(t *testing.T) {
+	jar := New(Config{AccessTTL: time.Minute, RefreshTTL: time.Hour, RefreshPath: "/", Secure: true, HostPrefix: true}, nil)
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	jar.SetGrant(w, r, authsvc.Grant{AccessToken: "a.b.c", RefreshToken: "d.e.f"})
+	set := parse(t, w)
+	for _, name := range []string{"__Host-access_token", "__Host-refresh_token", LoggedIn} {
+		ck := set[name]
+		if ck == nil || !ck.Secure || ck.Path != "/" || ck.Domain != "" {
+			t.Fatalf("%s = %+v", name, ck)
+		}
+	}
+	if _, ok := set[Access]; ok {
+		t.Fatal("unprefixed access cookie set")
+	}
+	plain := httptest.NewRequest(http.MethodGet, "/", nil)
+	plain.AddCookie(&http.Cookie{Name: Access, Value: "planted"})
+	plain.AddCookie(&http.Cookie{Name: Refresh, Value: "planted"})
+	if jar.AccessToken(plain) != "" || jar.RefreshToken(plain) != "" {
+		t.Fatal("an unprefixed cookie (which a sibling host can plant) was read")
+	}
+	prefixed := httptest.NewRequest(http.MethodGet, "/", nil)
+	prefixed.AddCookie(&http.Cookie{Name: "__Host-access_token", Value: "a.b.c"})
+	if jar.AccessToken(prefixed) != "a.b.c" {
+		t.Fatal("prefixed cookie not read")
+	}
+}

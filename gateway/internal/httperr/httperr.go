@@ -30,6 +30,9 @@ var (
 	ErrBodyTooLarge = errors.New("request body too large")
 	// ErrBodyTimeout: the client did not send its body in time.
 	ErrBodyTimeout = errors.New("request body timeout")
+	// ErrUpgradeRefused: an upgrade the gateway does not pass on (h2c, which lets a
+	// client talk past a lenient upstream's request parsing; SECURITY.md H9).
+	ErrUpgradeRefused = errors.New("upgrade refused")
 	// ErrForwardedRequest: a forward-auth check did not come from a trusted proxy, or its
 	// description of the original request is missing or malformed (SECURITY.md H5).
 	ErrForwardedRequest = errors.New("forward auth: missing, malformed or untrusted description of the original request")
@@ -97,6 +100,7 @@ func New(log *slog.Logger) *Table {
 		{ErrMalformedBody, Failure{http.StatusBadRequest, "malformed_body", "Malformed JSON in request body"}},
 		{ErrBodyTooLarge, Failure{http.StatusRequestEntityTooLarge, "body_too_large", "Request body too large"}},
 		{ErrBodyTimeout, Failure{http.StatusRequestTimeout, "body_timeout", "Request body not received in time"}},
+		{ErrUpgradeRefused, Failure{http.StatusBadRequest, "upgrade_refused", "Upgrade not supported"}},
 		{csrf.ErrCrossSite, Failure{http.StatusForbidden, "cross_site", "Cross-site request refused"}},
 		{ErrForwardedRequest, Failure{http.StatusUnauthorized, "forwarded_request", "Forward-auth request not accepted"}},
 		{routing.ErrBadPath, Failure{http.StatusBadRequest, "bad_path", "Invalid request path"}},

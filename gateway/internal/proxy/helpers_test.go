@@ -150,15 +150,17 @@ func newRequest(t testing.TB, method, url string, header map[string][]string) *h
 // only ASCII letters fold.
 func reservedOracle(name string, aliases []string) bool {
 	n := asciiLowerDash(name)
-	for _, p := range []string{"x-user", "x-auth-", "x-authenticated-"} {
+	for _, p := range []string{"x-user", "x-auth-", "x-authenticated-", "remote-", "x-remote-", "x-webauth-",
+		"x-goog-authenticated-user-", "x-amzn-oidc-", "x-ms-client-principal"} {
 		if strings.HasPrefix(n, p) {
 			return true
 		}
 	}
 	switch n {
-	case "x-auth", "x-forwarded-user", "x-forwarded-email", "x-forwarded-groups",
-		"x-forwarded-preferred-username", "x-forwarded-access-token", "x-remote-user",
-		"remote-user", "remote-groups", "remote-name", "remote-email":
+	case "x-auth", "x-forwarded-user", "x-forwarded-email", "x-forwarded-groups", "x-forwarded-roles",
+		"x-forwarded-preferred-username", "x-forwarded-access-token",
+		"x-real-ip", "true-client-ip", "x-client-ip", "cf-connecting-ip", "fastly-client-ip",
+		"x-cluster-client-ip", "forwarded", "x-goog-iap-jwt-assertion":
 		return true
 	}
 	for _, a := range aliases {

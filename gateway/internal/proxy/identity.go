@@ -2,16 +2,24 @@ package proxy
 
 import "net/http"
 
-// IsIdentityHeader reports whether a header name is reserved for the gateway
-// (SECURITY.md H1). Names compare case-insensitively with '_' read as '-', so
-// "x_user_id" and "X-USER-ID" are both X-User-Id. Reserved are:
+// IsIdentityHeader reports whether a header name is reserved for the gateway: a client
+// copy of it is deleted before routing, because the gateway or an upstream could read it
+// as identity or as the client's address (SECURITY.md H1, H9). Names compare
+// case-insensitively with '_' read as '-', so "x_user_id" and "X-USER-ID" are both
+// X-User-Id. Reserved are:
 //
 //   - every name starting with "X-User" (X-User, X-User-*, and also X-UserId,
 //     X-Username, X-Userinfo, which upstreams read as identity too);
 //   - X-Auth and every name starting with "X-Auth-" or "X-Authenticated-";
-//   - X-Forwarded-User, -Email, -Groups, -Preferred-Username and -Access-Token
-//     (what oauth2-proxy sends), X-Remote-User;
-//   - Remote-User, Remote-Groups, Remote-Name, Remote-Email (Authelia's);
+//   - X-Forwarded-User, -Email, -Groups, -Roles, -Preferred-Username and -Access-Token
+//     (what oauth2-proxy and others send); X-Forwarded-For, -Host and -Proto are not:
+//     the gateway believes them from trusted proxies and rewrites them upstream;
+//   - every Remote-* (Authelia's Remote-User, -Groups, -Name, -Email, and
+//     Remote-Addr-style names), every X-Remote-*, every X-Webauth-* (Grafana);
+//   - client-address headers: X-Real-Ip, True-Client-Ip, X-Client-Ip,
+//     CF-Connecting-IP, Fastly-Client-IP, X-Cluster-Client-Ip, Forwarded;
+//   - cloud identity proxies: X-Goog-Authenticated-User-*, X-Goog-Iap-Jwt-Assertion,
+//     X-Amzn-Oidc-*, X-Ms-Client-Principal*;
 //   - each alias: a name, or a prefix when it ends in '*' ("X-Pomerium-Claim-*");
 //     a lone "*" is ignored rather than reserving every header.
 //
@@ -24,8 +32,19 @@ func IsIdentityHeader(name string, aliases []string) bool {
 				return true
 			}
 		case 'r':
-			if headerEqual(name, "remote-user") || headerEqual(name, "remote-groups") ||
-				headerEqual(name, "remote-name") || headerEqual(name, "remote-email") {
+			if headerHasPrefix(name, "remote-") {
+				return true
+			}
+		case 't':
+			if headerEqual(name, "true-client-ip") {
+				return true
+			}
+		case 'c':
+			if headerEqual(name, "cf-connecting-ip") {
+				return true
+			}
+		case 'f':
+			if headerEqual(name, "fastly-client-ip") || headerEqual(name, "forwarded") {
 				return true
 			}
 		}
@@ -49,14 +68,37 @@ func builtinX(name string) bool {
 		headerEqual(name, "x-auth"),
 		headerHasPrefix(name, "x-auth-"),
 		headerHasPrefix(name, "x-authenticated-"),
-		headerEqual(name, "x-remote-user"):
+		headerHasPrefix(name, "x-remote-"),
+		headerHasPrefix(name, "x-webauth-"),
+		headerEqual(name, "x-real-ip"),
+		headerEqual(name, "x-client-ip"),
+		headerEqual(name, "x-cluster-client-ip"),
+		headerHasPrefix(name, "x-goog-authenticated-user-"),
+		headerEqual(name, "x-goog-iap-jwt-assertion"),
+		headerHasPrefix(name, "x-amzn-oidc-"),
+		headerHasPrefix(name, "x-ms-client-principal"):
 		return true
 	case headerHasPrefix(name, "x-forwarded-"):
 		rest := name[len("x-forwarded-"):]
 		return headerEqual(rest, "user") || headerEqual(rest, "email") || headerEqual(rest, "groups") ||
-			headerEqual(rest, "preferred-username") || headerEqual(rest, "access-token")
+			headerEqual(rest, "roles") || headerEqual(rest, "preferred-username") || headerEqual(rest, "access-token")
 	}
 	return false
+}
+
+// stripOverrides deletes from h (canonical keys) the headers that tell an upstream to
+// read another path or method than the request's own: the gateway decided on the
+// request line, so they never reach an upstream (the method ones only where the route
+// restricts methods; elsewhere an API may rely on them).
+func stripOverrides(h http.Header, restricted bool) {
+	for _, k := range [...]string{"X-Original-Url", "X-Original-Uri", "X-Rewrite-Url", "X-Override-Url", "X-Original-Method"} {
+		delete(h, k)
+	}
+	if restricted {
+		for _, k := range [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
+			delete(h, k)
+		}
+	}
 }
 
 // StripIdentityHeaders deletes from h every key IsIdentityHeader reserves,

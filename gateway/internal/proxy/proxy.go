@@ -5,9 +5,11 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
@@ -15,9 +17,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/authgate/authgate/authsvc"
 	"github.com/authgate/authgate/gateway/internal/authz"
 	"github.com/authgate/authgate/gateway/internal/forwarded"
 	"github.com/authgate/authgate/gateway/internal/routing"
+	"github.com/authgate/authgate/gateway/internal/sockets"
 )
 
 // Options configures a Proxy.
@@ -45,6 +49,9 @@ type Options struct {
 	// Logger receives ReverseProxy's own reports (body copy errors after the response
 	// has started); nil discards them.
 	Logger *slog.Logger
+	// Sockets, when set, tracks upgraded connections (WebSockets), so that those of a
+	// signed-in session are closed when the session ends, and all at shutdown.
+	Sockets *sockets.Watcher
 }
 
 // Proxy forwards requests to routes. It is safe for concurrent use. It keeps one
@@ -59,6 +66,7 @@ type Proxy struct {
 	cookieNames  []string
 	requestID    string
 	logger       *slog.Logger
+	sockets      *sockets.Watcher
 	buffers      *bufferPool
 	handlers     sync.Map // *routing.Route → *httputil.ReverseProxy
 }
@@ -77,6 +85,7 @@ func New(opts Options) (*Proxy, error) {
 		cookieNames:  slices.Clone(opts.CookieNames),
 		requestID:    textproto.CanonicalMIMEHeaderKey(opts.RequestIDHeader),
 		logger:       opts.Logger,
+		sockets:      opts.Sockets,
 		buffers:      newBufferPool(),
 	}
 	if p.trust == nil {
@@ -114,7 +123,41 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, d authz.Decision
 		return
 	}
 	f := &forwarding{decision: d, gatewayCORS: w.Header().Get("Access-Control-Allow-Origin") != ""}
-	p.handler(route).ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardingKey{}, f)))
+	r = r.WithContext(context.WithValue(r.Context(), forwardingKey{}, f))
+	if p.sockets != nil && r.Header.Get("Upgrade") != "" {
+		tw := &trackedUpgrade{ResponseWriter: w, sockets: p.sockets, identity: d.Identity}
+		defer tw.forget()
+		w = tw
+	}
+	p.handler(route).ServeHTTP(w, r)
+}
+
+// trackedUpgrade hands the connection ReverseProxy hijacks for an upgrade (a WebSocket)
+// to the socket watcher, so that it is closed when the session ends.
+type trackedUpgrade struct {
+	http.ResponseWriter
+	sockets  *sockets.Watcher
+	identity authsvc.Identity
+	untrack  func()
+}
+
+// Hijack takes over the client connection (ReverseProxy does it once the upstream
+// answered 101) and tracks it.
+func (t *trackedUpgrade) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(t.ResponseWriter).Hijack()
+	if err == nil {
+		t.untrack = t.sockets.Track(t.identity, conn)
+	}
+	return conn, brw, err
+}
+
+// Unwrap gives http.ResponseController the writer underneath (Flush, deadlines).
+func (t *trackedUpgrade) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+func (t *trackedUpgrade) forget() {
+	if t.untrack != nil {
+		t.untrack()
+	}
 }
 
 // Prepare builds the reverse proxies of routes now instead of on their first request;
@@ -163,6 +206,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, route *routing.Route) {
 
 	canonicalizeKeys(out)
 	StripIdentityHeaders(out, p.aliases)
+	stripOverrides(out, len(route.Methods) > 0)
 	if pr.Out.Trailer != nil {
 		StripIdentityHeaders(pr.Out.Trailer, p.aliases)
 	}

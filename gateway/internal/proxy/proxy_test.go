@@ -56,17 +56,25 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
 	spoofs := map[string][]string{
-		"X-User-Id":                      {"admin-id"},
-		"x_user_id":                      {"admin-id"},
-		"X-USER-ROLE":                    {"admin"},
-		"X-Auth-Request-User":            {"admin"},
-		"Remote-User":                    {"admin"},
-		"X-Forwarded-User":               {"admin"},
-		"x-forwarded-email":              {"admin@example.com"},
-		"X_Forwarded_Groups":             {"admins"},
-		"X-Forwarded-Preferred-Username": {"admin"},
-		"Remote-Groups":                  {"admins"},
-		"X-Tenant-Admin":                 {"yes"}, // configured alias
+		"X-User-Id":                       {"admin-id"},
+		"x_user_id":                       {"admin-id"},
+		"X-USER-ROLE":                     {"admin"},
+		"X-Auth-Request-User":             {"admin"},
+		"Remote-User":                     {"admin"},
+		"X-Forwarded-User":                {"admin"},
+		"x-forwarded-email":               {"admin@example.com"},
+		"X_Forwarded_Groups":              {"admins"},
+		"X-Forwarded-Preferred-Username":  {"admin"},
+		"Remote-Groups":                   {"admins"},
+		"X-Tenant-Admin":                  {"yes"}, // configured alias
+		"X-Real-Ip":                       {"6.6.6.6"},
+		"True-Client-Ip":                  {"6.6.6.6"},
+		"Cf-Connecting-Ip":                {"6.6.6.6"},
+		"X-Webauth-User":                  {"admin"},
+		"X-Goog-Authenticated-User-Email": {"accounts.google.com:admin@x"},
+		"X-Amzn-Oidc-Identity":            {"admin"},
+		"X-Ms-Client-Principal-Name":      {"admin"},
+		"X-Forwarded-Roles":               {"admin"},
 	}
 	with := func(extra map[string][]string) map[string][]string {
 		h := map[string][]string{}
@@ -105,6 +113,9 @@ func TestSpoofedIdentityHeadersNeverReachUpstream(t *testing.T) {
 				if tt.id != nil && (k == authz.HeaderUserID && slices.Equal(v, []string{tt.id.UserID}) ||
 					k == authz.HeaderUserRole && slices.Equal(v, []string{tt.id.Role})) {
 					continue
+				}
+				if k == "X-Real-Ip" && slices.Equal(v, []string{"127.0.0.1"}) {
+					continue // the gateway's own, from the socket
 				}
 				t.Errorf("upstream received %s: %q", k, v)
 			}
@@ -323,5 +334,37 @@ func TestPathAndQueryVerbatim(t *testing.T) {
 				t.Errorf("upstream request-target = %q, want %q", got.RequestURI, tt.want)
 			}
 		})
+	}
+}
+
+// TestOverrideHeadersNeverReachUpstream (SECURITY.md H9): headers that tell an upstream
+// to read another path never pass; method overrides do not pass where the route
+// restricts methods (there they would undo the gateway's method check).
+func TestOverrideHeadersNeverReachUpstream(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	over := map[string][]string{
+		"X-Original-Url": {"/admin"}, "X-Rewrite-Url": {"/admin"}, "X-Override-Url": {"/admin"},
+		"X-Original-Uri": {"/admin"}, "X-Original-Method": {"DELETE"},
+		"X-Http-Method-Override": {"DELETE"}, "X-Http-Method": {"DELETE"}, "X-Method-Override": {"DELETE"},
+	}
+	for _, restricted := range []bool{false, true} {
+		rule := routing.Rule{Upstream: up.URL, Access: routing.Public}
+		if restricted {
+			rule.Methods = []string{"GET"}
+		}
+		p := newProxy(t, Options{})
+		front := newFront(t, p, mustRoute(t, rule), nil)
+		got := do(t, newRequest(t, http.MethodGet, front.URL+"/x", over))
+		for _, k := range []string{"X-Original-Url", "X-Rewrite-Url", "X-Override-Url", "X-Original-Uri", "X-Original-Method"} {
+			if v, ok := got.Header[k]; ok {
+				t.Errorf("restricted=%v: %s %q reached the upstream", restricted, k, v)
+			}
+		}
+		for _, k := range []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
+			if _, ok := got.Header[k]; ok == restricted {
+				t.Errorf("restricted=%v: %s passed = %v", restricted, k, ok)
+			}
+		}
 	}
 }

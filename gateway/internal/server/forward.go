@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -43,7 +44,11 @@ func (rt *runtime) forward(s *Server) echo.HandlerFunc {
 		case err == nil:
 		case page && authz.SignInNeeded(err):
 			w.Header().Set("Cache-Control", "no-store")
-			return c.Redirect(http.StatusFound, forwardauth.SignInURL(s.deps.SignInURL, r.URL.RequestURI()))
+			rd := r.URL.RequestURI()
+			if !strings.HasPrefix(s.deps.SignInURL, "/") { // a sign-in page on another host needs the way back in full
+				rd = s.deps.Trust.Scheme(r) + "://" + s.deps.Trust.Host(r) + rd
+			}
+			return c.Redirect(http.StatusFound, forwardauth.SignInURL(s.deps.SignInURL, rd))
 		default:
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/authgate/authgate/gateway/internal/httperr"
 	"github.com/authgate/authgate/gateway/internal/proxy"
 )
 
@@ -25,9 +26,27 @@ const (
 func (s *Server) stripClientHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	aliases := append(s.deps.Headers.Names(), s.deps.StripHeaders...)
 	return func(c echo.Context) error {
-		proxy.StripIdentityHeaders(c.Request().Header, aliases)
+		h := c.Request().Header
+		if upgradesTo(h, "h2c") {
+			return httperr.ErrUpgradeRefused
+		}
+		proxy.StripIdentityHeaders(h, aliases)
 		return next(c)
 	}
+}
+
+// upgradesTo reports whether an Upgrade header asks for protocol (any case, any of a
+// list).
+func upgradesTo(h http.Header, protocol string) bool {
+	for _, v := range h.Values("Upgrade") {
+		for p := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(strings.TrimSpace(p), "/")
+			if strings.EqualFold(name, protocol) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sameSite refuses a cross-site browser request with an unsafe method (SECURITY.md C3);

@@ -28,6 +28,14 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	auth.POST("/logout", a.Logout, s.sameSite)
 	auth.Match(read, "/me", a.Me)
 
+	// The browser sign-in page (SECURITY.md H6 for rd): login CSRF is refused like the
+	// JSON API's, and a link on another site cannot sign anyone out.
+	lu := s.deps.Login
+	e.Match(read, "/login", lu.Page)
+	e.POST("/login", lu.SignIn, middleware.BodyLimit(s.deps.BodyLimit), s.sameSite)
+	e.GET("/logout", lu.Logout, s.sameSiteState)
+	e.POST("/logout", lu.Logout, middleware.BodyLimit(s.deps.BodyLimit), s.sameSite)
+
 	// Forward auth for proxies in front (any method: the original's is in the headers).
 	fa := rt.forwardAuth
 	authz := e.Group("/api/authz", middleware.BodyLimit(s.deps.BodyLimit))

@@ -23,14 +23,17 @@ import (
 	"github.com/authgate/authgate/gateway/internal/forwardauth"
 	"github.com/authgate/authgate/gateway/internal/forwarded"
 	"github.com/authgate/authgate/gateway/internal/httperr"
+	"github.com/authgate/authgate/gateway/internal/loginui"
 	"github.com/authgate/authgate/gateway/internal/proxy"
 	"github.com/authgate/authgate/gateway/internal/routing"
+	"github.com/authgate/authgate/gateway/internal/sockets"
 )
 
 // Deps are the server's collaborators and settings; every field is required unless it
 // says otherwise.
 type Deps struct {
 	API     *authapi.API        // /api/auth
+	Login   *loginui.Handler    // the sign-in page, /login and /logout
 	Auth    authz.Authenticator // the account core's Authenticate
 	Routes  *routing.Table
 	Paths   routing.PathCheck
@@ -43,6 +46,7 @@ type Deps struct {
 	// SignInURL is where browsers that must sign in are sent ("/login").
 	SignInURL string
 	Transport http.RoundTripper // upstream transport, shared by every runtime
+	Sockets   *sockets.Watcher  // upgraded connections of signed-in sessions; optional
 	// StripHeaders are extra client header names (or "prefix*") removed before routing,
 	// besides the built-in identity headers (SECURITY.md H1). Optional.
 	StripHeaders []string
@@ -71,7 +75,7 @@ type runtime struct {
 
 // New assembles the server. Errors: a required dependency is missing.
 func New(d Deps) (*Server, error) {
-	if d.API == nil || d.Auth == nil || d.Routes == nil || d.Trust == nil || d.Jar == nil || d.Headers == nil ||
+	if d.API == nil || d.Login == nil || d.Auth == nil || d.Routes == nil || d.Trust == nil || d.Jar == nil || d.Headers == nil ||
 		d.Errors == nil || d.CSRF == nil || d.Tokens == nil || d.SignInURL == "" || d.Transport == nil ||
 		d.BodyLimit == "" || d.Logger == nil {
 		return nil, errors.New("server: a required dependency is missing")
@@ -95,6 +99,7 @@ func (s *Server) SetRoutes(routes *routing.Table) error {
 		Aliases:      d.StripHeaders,
 		CookieNames:  d.Jar.Names(),
 		Logger:       d.Logger,
+		Sockets:      d.Sockets,
 	})
 	if err != nil {
 		return err
