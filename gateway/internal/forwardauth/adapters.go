@@ -26,7 +26,7 @@ func (h *Handler) AuthRequest(c echo.Context) error {
 	out := h.decide(r.Context(), r, o)
 	switch {
 	case out.err == nil:
-		h.allow(w, r, out)
+		h.allow(w, r, out, false)
 	case authz.SignInNeeded(out.err):
 		if out.browser {
 			w.Header().Set("Location", h.signIn(o))
@@ -127,7 +127,12 @@ func (h *Handler) ExtAuthz(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.answer(w, r, h.decide(r.Context(), r, o))
+	out := h.decide(r.Context(), r, o)
+	if out.err == nil {
+		h.allow(w, r, out, true)
+		return nil
+	}
+	return h.answer(w, r, out)
 }
 
 func (h *Handler) envoyOriginal(r *http.Request) (original, error) {
@@ -157,7 +162,7 @@ func (h *Handler) envoyOriginal(r *http.Request) (original, error) {
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, out outcome) error {
 	switch {
 	case out.err == nil:
-		h.allow(w, r, out)
+		h.allow(w, r, out, false)
 		return nil
 	case out.browser && authz.SignInNeeded(out.err):
 		w.Header().Set("Cache-Control", "no-store")

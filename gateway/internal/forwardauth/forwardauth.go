@@ -96,22 +96,47 @@ func (h *Handler) decide(ctx context.Context, r *http.Request, o original) outco
 	return outcome{o: o, dec: dec, err: err, browser: browser}
 }
 
-// allow answers 2xx with the identity headers for the proxy to pass upstream.
-func (h *Handler) allow(w http.ResponseWriter, r *http.Request, out outcome) {
+// HeaderEnvoyRemove is how an HTTP ext_authz service names the request headers Envoy
+// must remove before the request goes upstream (comma-separated).
+const HeaderEnvoyRemove = "X-Envoy-Auth-Headers-To-Remove"
+
+// allow answers 2xx with the identity headers for the proxy to pass upstream. For
+// Envoy (envoy) it also names every identity header the answer does not set: Envoy
+// only adds the answer's headers, so a client's own copies (on a public path, all of
+// them) would otherwise reach the upstream (SECURITY.md H1).
+func (h *Handler) allow(w http.ResponseWriter, r *http.Request, out outcome, envoy bool) {
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
 	if out.dec.Authenticated {
 		h.d.Headers.Set(hdr, out.dec.Identity)
-		if out.dec.ByRefresh {
-			// A proxy that passes Set-Cookie on (Traefik with addAuthCookiesToResponse,
-			// nginx with auth_request_set) renews the browser's access cookie; one that
-			// does not (Caddy) keeps working on the refresh cookie.
-			if g, err := h.d.Tokens.IssueAccess(out.dec.Identity); err == nil {
-				h.d.Jar.SetGrant(w, r, g)
-			}
+	}
+	if envoy {
+		if rm := h.unset(hdr); len(rm) > 0 {
+			hdr.Set(HeaderEnvoyRemove, strings.Join(rm, ", "))
+		}
+	}
+	if out.dec.Authenticated && out.dec.ByRefresh {
+		// A proxy that passes Set-Cookie on (Traefik with addAuthCookiesToResponse,
+		// nginx with auth_request_set) renews the browser's access cookie; one that
+		// does not (Caddy) keeps working on the refresh cookie.
+		if g, err := h.d.Tokens.IssueAccess(out.dec.Identity); err == nil {
+			h.d.Jar.SetGrant(w, r, g)
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// unset returns, lower-case, the identity header names (Headers.Names) that hdr does
+// not carry: the ones a proxy must remove from the client's request. Envoy applies
+// removals after the headers it sets, so a name the answer sets is never listed.
+func (h *Handler) unset(hdr http.Header) []string {
+	var out []string
+	for _, name := range h.d.Headers.Names() {
+		if _, ok := hdr[name]; !ok {
+			out = append(out, strings.ToLower(name))
+		}
+	}
+	return out
 }
 
 // signIn is the sign-in URL that returns to the original request.

@@ -48,7 +48,9 @@ func (g *GRPC) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Che
 	if out.dec.Authenticated {
 		h.d.Headers.Set(hdr, out.dec.Identity)
 	}
-	ok := &authv3.OkHttpResponse{Headers: headerOptions(hdr, true)}
+	// Envoy sets the answer's headers, then removes HeadersToRemove: every identity
+	// header not set here, so that no client copy reaches the upstream.
+	ok := &authv3.OkHttpResponse{Headers: headerOptions(hdr, true), HeadersToRemove: h.unset(hdr)}
 	if out.dec.Authenticated && out.dec.ByRefresh {
 		if grant, err := h.d.Tokens.IssueAccess(out.dec.Identity); err == nil {
 			w := &headerWriter{h: http.Header{}}
