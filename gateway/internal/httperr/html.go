@@ -68,10 +68,12 @@ func (t *Table) WriteHTML(w http.ResponseWriter, r *http.Request, err error) {
 
 // PageHeaders sets the hardening headers of every page the gateway renders itself:
 // no framing, no sniffing, no referrer beyond the origin, no script or style from
-// elsewhere (SECURITY.md C7).
+// elsewhere (SECURITY.md C7). There is no form-action: browsers apply it to the redirect
+// after a form submission, and the sign-in page's 303 must reach rd on an allowed host
+// (its forms post to itself; the pages carry no script that could change that).
 func PageHeaders(h http.Header) {
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
