@@ -149,18 +149,18 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd, addr string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{}) // closed when the process is gone; waitErr is then set
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		var err error
 		select {
-		case err = <-exited:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			err = <-exited
+			<-exited
 		}
-		t.Logf("%s stopped: %v", name, err)
+		t.Logf("%s stopped: %v", name, waitErr)
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, out.String())
 		}
@@ -173,8 +173,8 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd, addr string) {
 			return
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("%s exited before listening on %s: %v\n%s", name, addr, err, out.String())
+		case <-exited:
+			t.Fatalf("%s exited before listening on %s: %v\n%s", name, addr, waitErr, out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
