@@ -28,6 +28,7 @@ type env struct {
 	configPath     string
 }
 
+// prepare loads and checks the configuration; the caller defers FlushLogs.
 func (e *env) prepare() (*app.Prepared, error) {
 	return app.Prepare(app.Options{ConfigPath: e.configPath, Getenv: e.getenv, Logs: e.stdout})
 }
@@ -41,6 +42,7 @@ func (c *serveCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer p.FlushLogs()
 	a, err := p.Open(e.ctx)
 	if err != nil {
 		return err
@@ -67,6 +69,7 @@ func (c *migrateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	defer p.FlushLogs()
 	a, err := p.Open(e.ctx)
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ type Prepared struct {
 	Trust   *forwarded.Trust
 	Headers *authz.Headers
 	Log     *slog.Logger
+	logs    *bufferedLogs
 }
 
 // Prepare loads and validates the configuration, the route table, the trusted proxies
@@ -58,9 +59,13 @@ func Prepare(opts Options) (*Prepared, error) {
 	if logs == nil {
 		logs = io.Discard
 	}
-	p.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	p.logs = newBufferedLogs(logs)
+	p.Log = slog.New(slog.NewJSONHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return p, nil
 }
+
+// FlushLogs writes out the log lines still buffered; call it before the process ends.
+func (p *Prepared) FlushLogs() { _ = p.logs.Flush() }
 
 // checkRoutes compiles the route table: routing.NewTable is the one place routes are
 // validated; its problems are reported under the routes[i] keys.

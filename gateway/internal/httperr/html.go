@@ -13,7 +13,11 @@ func WantsHTML(r *http.Request) bool {
 	if m := r.Header.Get("Sec-Fetch-Mode"); m != "" {
 		return m == "navigate"
 	}
-	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+	accept := r.Header.Get("Accept")
+	if accept == "" || accept == "*/*" || !strings.Contains(accept, "html") {
+		return false // the common API cases, without parsing
+	}
+	for part := range strings.SplitSeq(accept, ",") {
 		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue

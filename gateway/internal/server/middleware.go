@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,7 +93,7 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		r := c.Request()
 		id := r.Header.Get(headerRequestID)
 		if !validRequestID(id) {
-			id = newRequestID()
+			id = s.newRequestID()
 			r.Header.Set(headerRequestID, id)
 		}
 		c.Response().Header().Set(headerRequestID, id)
@@ -115,8 +116,18 @@ func validRequestID(id string) bool {
 	return true
 }
 
-func newRequestID() string {
-	var b [16]byte
+// newRequestID is this process's random prefix and a counter: unique across replicas
+// and restarts with overwhelming probability, without a system call per request.
+func (s *Server) newRequestID() string {
+	var b [40]byte
+	n := copy(b[:], s.idPrefix)
+	b[n] = '-'
+	return string(strconv.AppendUint(b[:n+1], s.ids.Add(1), 36))
+}
+
+// idPrefix is 16 random hex digits for newRequestID.
+func idPrefix() string {
+	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(b[:])
 }

@@ -63,6 +63,8 @@ type Server struct {
 	rt       atomic.Pointer[runtime]
 	ready    *readiness
 	draining atomic.Bool
+	idPrefix string        // request ids: this process's random prefix…
+	ids      atomic.Uint64 // …and a counter
 }
 
 // runtime is everything built from the route table; immutable once built.
@@ -80,7 +82,7 @@ func New(d Deps) (*Server, error) {
 		d.BodyLimit == "" || d.Logger == nil {
 		return nil, errors.New("server: a required dependency is missing")
 	}
-	s := &Server{deps: d, log: d.Logger, ready: newReadiness(d.Checks, d.Logger)}
+	s := &Server{deps: d, log: d.Logger, ready: newReadiness(d.Checks, d.Logger), idPrefix: idPrefix()}
 	if err := s.SetRoutes(d.Routes); err != nil {
 		return nil, err
 	}
