@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -72,6 +73,12 @@ func serve(ctx context.Context, a *App, srv *server.Server, watcher *sockets.Wat
 		return err
 	}
 	defer stopGRPC()
+	stopPprof, err := servePprof(ctx, a)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer stopPprof()
 	log.Info("listening", "addr", ln.Addr().String(), "mode", cfg.Mode)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -172,4 +179,27 @@ func serveGRPC(ctx context.Context, a *App, srv *server.Server) (func(), error) 
 			}
 		})
 	}, nil
+}
+
+// servePprof serves net/http/pprof on server.pprof_listen when set and returns the
+// function that stops it.
+func servePprof(ctx context.Context, a *App) (func(), error) {
+	addr := a.Config.Server.PprofListen
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server.pprof_listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: a.Config.Server.ReadHeaderTimeout}
+	a.Log.Warn("pprof listening (unauthenticated: keep it on loopback)", "addr", ln.Addr().String())
+	go func() { _ = hs.Serve(ln) }()
+	return func() { _ = hs.Close() }, nil
 }

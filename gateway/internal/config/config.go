@@ -178,6 +178,9 @@ type Server struct {
 	// BodyLimit caps request bodies the gateway reads itself, in Echo's
 	// body-limit syntax ("10KB", "1MB"; K/M/G are decimal, Ki/Mi/Gi binary).
 	BodyLimit string `koanf:"body_limit"`
+	// PprofListen serves Go's net/http/pprof profiles on this address (keep it on
+	// loopback); "" is off.
+	PprofListen string `koanf:"pprof_listen"`
 }
 
 // Proxy configures the reverse proxy to upstreams.

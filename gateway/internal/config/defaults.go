@@ -48,6 +48,7 @@ func defaults() Config {
 			ShutdownTimeout:   20 * time.Second,
 			DrainDelay:        0,
 			BodyLimit:         "10KB",
+			PprofListen:       "",
 		},
 		Proxy: Proxy{
 			DialTimeout:            5 * time.Second,

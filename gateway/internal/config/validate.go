@@ -96,6 +96,9 @@ func validate(c *Config, p *problems) {
 			p.add("authz.sign_in_url", `must be a path such as "/login" or an absolute http(s) URL`)
 		}
 	}
+	if c.Server.PprofListen != "" {
+		validateLoopbackAddr("server.pprof_listen", c.Server.PprofListen, p)
+	}
 	if c.Authz.GRPCListen != "" {
 		validateAddr("authz.grpc_listen", c.Authz.GRPCListen, p)
 	}
@@ -277,6 +280,19 @@ func validateAddr(key, addr string, p *problems) {
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		p.add(key, `must be host:port, such as ":8000", got %q`, addr)
+	}
+}
+
+// validateLoopbackAddr checks an address that must stay on this machine: an
+// unauthenticated debug listener.
+func validateLoopbackAddr(key, addr string, p *problems) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.add(key, `must be host:port on loopback, such as "127.0.0.1:6060", got %q`, addr)
+		return
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		p.add(key, `must listen on loopback (127.0.0.1, [::1] or localhost), got %q: it is not authenticated`, addr)
 	}
 }
 
