@@ -139,9 +139,29 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// startProcess runs cmd until cleanup, when it gets SIGTERM (then SIGKILL after 10 s),
-// and waits until addr accepts connections. Its output is logged if the test fails.
-func startProcess(t testing.TB, name string, cmd *exec.Cmd, addr string) {
+// startProcess runs the command newCmd makes until cleanup, when it gets SIGTERM (then
+// SIGKILL after 10 s), and waits until addr accepts connections. Its output is logged if
+// the test fails. A process that exits before listening is started again, up to three
+// times: on a loaded machine Caddy has been seen to exit at start with status 1 and no
+// output, and another test may briefly hold the port freePort chose.
+func startProcess(t testing.TB, name string, newCmd func() *exec.Cmd, addr string) {
+	t.Helper()
+	var failures []string
+	for attempt := 1; attempt <= 3; attempt++ {
+		out, err := runProcess(t, name, newCmd(), addr)
+		if err == nil {
+			return
+		}
+		failures = append(failures, fmt.Sprintf("attempt %d: %v\n%s", attempt, err, out))
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+	}
+	t.Fatalf("%s did not start:\n%s", name, strings.Join(failures, "\n"))
+}
+
+// runProcess starts cmd and waits until addr accepts connections. It returns the output
+// and an error if the process exits first; a process that is listening is stopped at
+// cleanup.
+func runProcess(t testing.TB, name string, cmd *exec.Cmd, addr string) (string, error) {
 	t.Helper()
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -152,6 +172,24 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd, addr string) {
 	exited := make(chan struct{}) // closed when the process is gone; waitErr is then set
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			break
+		}
+		select {
+		case <-exited:
+			return out.String(), fmt.Errorf("exited before listening on %s: %w", addr, waitErr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Fatalf("%s not listening on %s after 20s:\n%s", name, addr, out.String())
+		}
+	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -165,22 +203,7 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd, addr string) {
 			t.Logf("%s output:\n%s", name, out.String())
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited before listening on %s: %v\n%s", name, addr, waitErr, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening on %s after 20s:\n%s", name, addr, out.String())
-		}
-	}
+	return "", nil
 }
 
 // proxyVars are the placeholder values of one proxy in front of one gateway.
@@ -200,9 +223,11 @@ func startNginx(t testing.TB, v proxyVars) string {
 		"LISTEN": addr, "GATEWAY": v.gateway, "APP": v.app, "ADMIN_APP": v.app,
 		"PUBLIC_SCHEME": "http", "PUBLIC_PORT": fmt.Sprintf(":%d", v.port),
 	})
-	cmd := exec.Command(bin, "-p", dir, "-c", "nginx.conf", "-g", "daemon off;")
-	cmd.Dir = dir
-	startProcess(t, "nginx", cmd, addr)
+	startProcess(t, "nginx", func() *exec.Cmd {
+		cmd := exec.Command(bin, "-p", dir, "-c", "nginx.conf", "-g", "daemon off;")
+		cmd.Dir = dir
+		return cmd
+	}, addr)
 	return addr
 }
 
@@ -215,16 +240,18 @@ func startCaddy(t testing.TB, v proxyVars) string {
 		"GATEWAY": v.gateway, "APP": v.app, "ADMIN_APP": v.app, "PORT": fmt.Sprint(v.port),
 		"PUBLIC_SCHEME": "http", "PUBLIC_PORT": fmt.Sprintf(":%d", v.port),
 	})
-	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "Caddyfile"), "--adapter", "caddyfile")
-	cmd.Dir = dir
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
-	}
 	addr := fmt.Sprintf("127.0.0.1:%d", v.port)
-	startProcess(t, "caddy", cmd, addr)
+	startProcess(t, "caddy", func() *exec.Cmd {
+		cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "Caddyfile"), "--adapter", "caddyfile")
+		cmd.Dir = dir
+		cmd.Env = []string{
+			"PATH=" + os.Getenv("PATH"),
+			"HOME=" + dir,
+			"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
+			"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+		}
+		return cmd
+	}, addr)
 	return addr
 }
 
