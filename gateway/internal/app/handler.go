@@ -64,6 +64,7 @@ func (a *App) Handler(transport http.RoundTripper, watcher *sockets.Watcher) (*s
 		BodyLimit:    cfg.Server.BodyLimit,
 		Checks:       a.Accounts.Ready(),
 		Logger:       a.Log,
+		AccessLog:    a.logs,
 	})
 }
 

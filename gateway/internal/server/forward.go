@@ -53,7 +53,7 @@ func (rt *runtime) forward(s *Server) echo.HandlerFunc {
 			return err
 		}
 		if d.Authenticated {
-			c.Set(ctxUserID, d.Identity.UserID)
+			setUserID(w, d.Identity.UserID)
 			if d.ByRefresh {
 				if g, err := s.deps.Tokens.IssueAccess(d.Identity); err == nil {
 					jar.SetGrant(w, r, g)

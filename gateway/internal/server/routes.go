@@ -9,11 +9,9 @@ import (
 
 // routes lists every path the gateway serves itself; anything else, in any method
 // (extension methods such as MKCOL too), goes through the route table to an upstream
-// (forward.go).
+// (forward.go). Every request first passes the edge (edge.go: panics, h2c, identity
+// headers, request id, CORS, access log).
 func (s *Server) routes(e *echo.Echo, rt *runtime) {
-	e.Pre(s.stripClientHeaders, s.requestID)
-	e.Use(s.accessLog, s.recover, middleware.CORSWithConfig(corsConfig(s.deps.CORSOrigins)))
-
 	read := []string{http.MethodGet, http.MethodHead} // Express answers HEAD on GET routes
 	e.Match(read, "/healthz", s.healthz)
 	e.Match(read, "/readyz", s.readyz)

@@ -9,6 +9,7 @@ package server
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -54,6 +55,8 @@ type Deps struct {
 	BodyLimit    string   // Echo body-limit syntax ("10KB") for the gateway's own endpoints
 	Checks       []authsvc.Check
 	Logger       *slog.Logger
+	// AccessLog receives one JSON line per request (the log stream Logger writes to).
+	AccessLog io.Writer
 }
 
 // Server is the gateway's HTTP handler.
@@ -69,6 +72,7 @@ type Server struct {
 
 // runtime is everything built from the route table; immutable once built.
 type runtime struct {
+	handler     http.Handler // the edge, then Echo
 	echo        *echo.Echo
 	decider     *authz.Decider
 	proxy       *proxy.Proxy
@@ -79,7 +83,7 @@ type runtime struct {
 func New(d Deps) (*Server, error) {
 	if d.API == nil || d.Login == nil || d.Auth == nil || d.Routes == nil || d.Trust == nil || d.Jar == nil || d.Headers == nil ||
 		d.Errors == nil || d.CSRF == nil || d.Tokens == nil || d.SignInURL == "" || d.Transport == nil ||
-		d.BodyLimit == "" || d.Logger == nil {
+		d.BodyLimit == "" || d.Logger == nil || d.AccessLog == nil {
 		return nil, errors.New("server: a required dependency is missing")
 	}
 	s := &Server{deps: d, log: d.Logger, ready: newReadiness(d.Checks, d.Logger), idPrefix: idPrefix()}
@@ -113,6 +117,7 @@ func (s *Server) SetRoutes(routes *routing.Table) error {
 		Errors: d.Errors, Tokens: d.Tokens, SignInURL: d.SignInURL,
 	})
 	rt.echo = s.newEcho(rt)
+	rt.handler = s.newEdge(rt.echo)
 	s.rt.Store(rt)
 	return nil
 }
@@ -132,7 +137,9 @@ func (s *Server) newEcho(rt *runtime) *echo.Echo {
 }
 
 // ServeHTTP implements http.Handler on the current runtime.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.rt.Load().echo.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.rt.Load().handler.ServeHTTP(w, r)
+}
 
 // ForwardAuth returns the forward-auth adapters of the runtime in force (the gRPC
 // listener asks for them on every check, so a reload reaches it too).

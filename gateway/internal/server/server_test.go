@@ -12,10 +12,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"github.com/labstack/echo/v4"
+	"time"
 
 	"github.com/authgate/authgate/authsvc"
+	"github.com/authgate/authgate/gateway/internal/authz"
+	"github.com/authgate/authgate/gateway/internal/forwarded"
 	"github.com/authgate/authgate/gateway/internal/httperr"
 )
 
@@ -49,15 +50,11 @@ func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
 // log line with status 500, and the process goes on.
 func TestPanicInAccessLog(t *testing.T) {
 	var logs lockedBuffer
-	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	s := &Server{log: log}
-	e := echo.New()
-	errs := httperr.New(log)
-	e.HTTPErrorHandler = func(err error, c echo.Context) { errs.Write(c.Response(), c.Request(), err) }
-	e.Use(s.accessLog, s.recover)
-	e.GET("/boom", func(echo.Context) error { panic("kaboom") })
+	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), idPrefix: "p"}
+	s.deps = Deps{Errors: httperr.New(s.log), Headers: &authz.Headers{}, Trust: &forwarded.Trust{}, AccessLog: &logs}
+	boom := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("kaboom") })
 	w := httptest.NewRecorder()
-	e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/boom", nil))
+	s.newEdge(boom).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/boom", nil))
 	if w.Code != 500 || !strings.Contains(w.Body.String(), "Something went wrong") || strings.Contains(w.Body.String(), "kaboom") {
 		t.Fatalf("got %d %s", w.Code, w.Body.String())
 	}
@@ -67,8 +64,37 @@ func TestPanicInAccessLog(t *testing.T) {
 			access = append(access, l)
 		}
 	}
-	if len(access) != 1 || access[0]["status"] != float64(500) || access[0]["path"] != "/boom" {
+	if len(access) != 1 || access[0]["status"] != float64(500) || access[0]["path"] != "/boom" || access[0]["level"] != "WARN" {
 		t.Fatalf("access log %v", access)
+	}
+}
+
+// TestAccessLogLine: the hand-encoded line is valid JSON with the fields the JSON handler
+// would write, escaped, and never the query string.
+func TestAccessLogLine(t *testing.T) {
+	var logs lockedBuffer
+	s := &Server{log: slog.New(slog.DiscardHandler), idPrefix: "p"}
+	s.deps = Deps{Errors: httperr.New(s.log), Headers: &authz.Headers{}, Trust: &forwarded.Trust{}, AccessLog: &logs}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		setUserID(w, "u\\\x01\"")
+		w.WriteHeader(http.StatusTeapot)
+	})
+	r := httptest.NewRequest(http.MethodGet, "/a%22b%0a%ff?token=secret", nil)
+	s.newEdge(ok).ServeHTTP(httptest.NewRecorder(), r)
+	lines := logs.lines(t)
+	if len(lines) != 1 {
+		t.Fatalf("lines %v", lines)
+	}
+	l := lines[0]
+	if l["path"] != "/a\"b\n\ufffd" || l["status"] != float64(418) || l["user_id"] != "u\\\x01\"" || l["level"] != "INFO" ||
+		l["method"] != "GET" || l["ip"] != "192.0.2.1" || !strings.HasPrefix(l["request_id"].(string), "p-") {
+		t.Fatalf("line %v", l)
+	}
+	if strings.Contains(logs.b.String(), "secret") {
+		t.Fatal("query string logged")
+	}
+	if _, err := time.Parse(time.RFC3339Nano, l["time"].(string)); err != nil {
+		t.Fatalf("time %v", l["time"])
 	}
 }
 
