@@ -82,3 +82,18 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("Ping: %v", err)
 	}
 }
+
+// TestCodeIndexesTwice: the code indexes are created once and a second start (they
+// exist) is fine, on MongoDB and FerretDB alike.
+func TestCodeIndexesTwice(t *testing.T) {
+	ctx := context.Background()
+	st := users.New(storetest.MongoDatabase(t), 5*time.Second)
+	for range 2 {
+		if err := st.EnsureIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.EnsureCodeIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
