@@ -23,7 +23,8 @@ import (
 )
 
 // Config configures the account core. Every value is required: the gateway's
-// configuration package is the one source of defaults. Only Clock and Logger may be nil.
+// configuration package is the one source of defaults. Only Clock and Logger may be nil,
+// and Email may be left zero (no mail is sent).
 type Config struct {
 	AccessTTL    time.Duration // access token lifetime
 	RefreshTTL   time.Duration // refresh token lifetime

@@ -97,3 +97,19 @@ func TestCodeIndexesTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedNullCodeFields: the seed stored verificationCode, passwordResetToken and
+// passwordResetAt as null when none was outstanding; such documents still decode.
+func TestSeedNullCodeFields(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MongoDatabase(t)
+	_, err := db.Collection(users.Collection).InsertOne(ctx, bson.M{"email": "seed@example.com", "name": "Seed", "verified": true,
+		"verificationCode": nil, "passwordResetToken": nil, "passwordResetAt": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := users.New(db, 5*time.Second).ByEmail(ctx, "seed@example.com")
+	if err != nil || !u.Verified || u.VerificationCode != "" || u.PasswordResetToken != "" || !u.PasswordResetAt.IsZero() {
+		t.Fatalf("seed document: %+v, %v", u, err)
+	}
+}
