@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -393,14 +394,25 @@ func TestForgotPasswordNeverHangs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
+	var mu sync.Mutex
+	var held []net.Conn // accepted, never greeted
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			t.Cleanup(func() { _ = conn.Close() }) // held open, never greeted
+			mu.Lock()
+			held = append(held, conn)
+			mu.Unlock()
 		}
 	}()
 	port := ln.Addr().(*net.TCPAddr).Port
