@@ -18,9 +18,18 @@ const (
 	RoleAdmin = "admin"
 )
 
-// Register creates an account with role "user" (or u.Role) and returns it.
-// Errors: *ValidationError (see Validate), ErrEmailTaken, ErrUnavailable.
+// Register creates an account with role "user" (or u.Role) and returns it. When
+// verification is required (EmailConfig.VerificationRequired) the account starts
+// unverified (User.Verified false) and the verification mail is sent before Register
+// returns; if it cannot be sent the account is removed again, so that registering
+// again works. Errors: *ValidationError (see Validate), ErrEmailTaken, ErrMailFailed,
+// ErrUnavailable.
 func (s *Service) Register(ctx context.Context, u NewUser) (User, error) {
+	return s.register(ctx, u, s.cfg.Email.VerificationRequired)
+}
+
+// register is Register, with the verification mail when verify is set.
+func (s *Service) register(ctx context.Context, u NewUser, verify bool) (User, error) {
 	if issues := s.Validate(u); len(issues) > 0 {
 		return User{}, &ValidationError{Issues: issues}
 	}
@@ -36,11 +45,43 @@ func (s *Service) Register(ctx context.Context, u NewUser) (User, error) {
 		Name: strings.TrimSpace(u.Name), Email: NormalizeEmail(u.Email), Password: hash, Role: role,
 		Photo: "default.png", Verified: true, Provider: "local",
 	}
+	code := ""
+	if verify {
+		var codeHash string
+		if code, codeHash, err = newCode(); err != nil {
+			return User{}, err
+		}
+		doc.Verified, doc.VerificationCode = false, codeHash
+		doc.VerificationExpiresAt = s.cfg.Clock().Add(s.cfg.Email.VerificationTTL).UTC().Truncate(time.Millisecond)
+	}
 	if err := s.users.Create(ctx, &doc); err != nil {
 		return User{}, userError(err, ErrEmailTaken)
 	}
-	s.log.InfoContext(ctx, "user registered", "user_id", doc.ID.Hex())
+	s.log.InfoContext(ctx, "user registered", "user_id", doc.ID.Hex(), "verified", doc.Verified)
+	if verify {
+		if err := s.sendVerification(ctx, doc, code); err != nil {
+			return User{}, err
+		}
+	}
 	return publicUser(doc), nil
+}
+
+// sendVerification mails the verification link of a just-created account; if that
+// fails the account is removed. Errors: ErrMailFailed (wrapping the cause).
+func (s *Service) sendVerification(ctx context.Context, doc users.User, code string) error {
+	err := s.mail(ctx, Letter{Kind: LetterVerifyEmail, To: doc.Email, Name: doc.Name,
+		URL: s.link("verifyemail", code), ValidFor: s.cfg.Email.VerificationTTL})
+	if err == nil {
+		s.log.InfoContext(ctx, "verification mail sent", "user_id", doc.ID.Hex())
+		return nil
+	}
+	uid := doc.ID.Hex()
+	if derr := s.users.DeleteUnverified(context.WithoutCancel(ctx), doc.ID); derr != nil && !errors.Is(derr, users.ErrNotFound) {
+		s.log.ErrorContext(ctx, "verification mail not sent and the account not removed", "user_id", uid, "error", derr)
+	} else {
+		s.log.WarnContext(ctx, "verification mail not sent; account removed", "user_id", uid, "error", err)
+	}
+	return fmt.Errorf("%w: %w", ErrMailFailed, err)
 }
 
 // EnsureAdmin creates u as an admin unless an account with its email exists, and returns
@@ -55,7 +96,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, u NewUser) (string, error) {
 	} else if !errors.Is(err, users.ErrNotFound) {
 		return "", userError(err, nil)
 	}
-	created, err := s.Register(ctx, u)
+	created, err := s.register(ctx, u, false) // the operator's own account: verified
 	if errors.Is(err, ErrEmailTaken) {
 		return "", nil // created concurrently by another replica
 	}
@@ -68,7 +109,9 @@ func (s *Service) EnsureAdmin(ctx context.Context, u NewUser) (string, error) {
 // Login checks the credentials and opens a new session (a new id every time: no
 // fixation, SECURITY.md P5). Unknown email, wrong password and an unreadable hash all
 // answer ErrInvalidCredentials after the same hashing work, padded to the failed-login
-// floor while seed hashes remain. Errors: ErrInvalidCredentials, ErrUnavailable.
+// floor while seed hashes remain. When verification is required, an unverified account
+// with the right password gets ErrNotVerified. Errors: ErrInvalidCredentials,
+// ErrNotVerified, ErrUnavailable.
 func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, error) {
 	start := time.Now()
 	u, err := s.verifyPassword(ctx, NormalizeEmail(cr.Email), cr.Password)
@@ -82,6 +125,9 @@ func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, 
 	}
 	if err != nil {
 		return Grant{}, err
+	}
+	if s.cfg.Email.VerificationRequired && !u.Verified {
+		return Grant{}, ErrNotVerified
 	}
 	sid, err := s.access.NewID()
 	if err != nil {

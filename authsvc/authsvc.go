@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,7 +23,8 @@ import (
 )
 
 // Config configures the account core. Every value is required: the gateway's
-// configuration package is the one source of defaults. Only Clock and Logger may be nil.
+// configuration package is the one source of defaults. Only Clock and Logger may be nil,
+// and Email may be left zero (no mail is sent).
 type Config struct {
 	AccessTTL    time.Duration // access token lifetime
 	RefreshTTL   time.Duration // refresh token lifetime
@@ -48,6 +50,9 @@ type Config struct {
 	RedisPrefix  string        // prefix of every key
 	RedisTimeout time.Duration // per Redis call
 	MongoTimeout time.Duration // per MongoDB call
+
+	// Email is verification and password-reset mail; its zero value sends none.
+	Email EmailConfig
 
 	Clock  func() time.Time // nil means time.Now
 	Logger *slog.Logger     // nil discards
@@ -83,6 +88,7 @@ func (c *Config) check() error {
 	if c.PasswordMaxLength < MinPasswordLength || c.MaxConcurrentHashes <= 0 || c.MaxSessions <= 0 {
 		errs = append(errs, errors.New("authsvc: PasswordMaxLength, MaxConcurrentHashes and MaxSessions are required"))
 	}
+	errs = append(errs, c.Email.check()...)
 	return errors.Join(errs...)
 }
 
@@ -146,6 +152,8 @@ type Service struct {
 	hasher          *password.Hasher
 	// failFloor is the least time a failed login takes (0: no padding needed).
 	failFloor time.Duration
+	// forgot queues forgot-password requests for the background workers (email.go).
+	forgot chan forgotJob
 }
 
 // New builds the core on db (users) and rdb (sessions). It touches neither: Init
@@ -201,6 +209,7 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 
 		verifiedRefresh: tokens.NewCache(refresh, 0),
 		hasher:          password.NewHasher(params, cfg.MaxConcurrentHashes, 1024, nil),
+		forgot:          make(chan forgotJob, forgotQueueSize),
 	}, nil
 }
 
@@ -245,6 +254,9 @@ func (s *Service) ensureIndexes(ctx context.Context) error {
 		}
 		return err
 	}
+	if err := s.users.EnsureCodeIndexes(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	return nil
 }
 
@@ -267,8 +279,16 @@ func (s *Service) Migrate(ctx context.Context) (MigrationReport, error) {
 
 // Run keeps the subscription to the revocation channel until ctx ends: the session
 // cache serves nothing while it is down, and OnRevoke subscribers hear every
-// revocation. Run it in its own goroutine while serving.
-func (s *Service) Run(ctx context.Context) { s.cache.Run(ctx) }
+// revocation. It also runs the forgot-password workers (email.go), which send nothing
+// until it runs. Run it in its own goroutine while serving.
+func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range forgotWorkers {
+		wg.Go(func() { s.runForgot(ctx) })
+	}
+	s.cache.Run(ctx)
+	wg.Wait()
+}
 
 // OnRevoke registers f, called on every replica when a session ends or changes
 // (sessionID "*": every session of the user). Call it before Run.

@@ -31,6 +31,21 @@ var (
 	ErrUnavailable = errors.New("service unavailable")
 )
 
+// Sentinel errors of email verification and password reset (email.go).
+var (
+	// ErrNotVerified: the password is right, but login requires a verified email and
+	// this account's is not (checked only after the password, so it reveals nothing to
+	// someone without it).
+	ErrNotVerified = errors.New("email not verified")
+	// ErrVerificationFailed: the verification code is unknown, expired or already used.
+	ErrVerificationFailed = errors.New("could not verify email")
+	// ErrResetTokenInvalid: the password-reset token is unknown, expired or already used.
+	ErrResetTokenInvalid = errors.New("password reset token is invalid or has expired")
+	// ErrMailFailed: a mail the caller waits for (the verification mail of a
+	// registration) could not be sent; nothing was kept, so the caller may retry.
+	ErrMailFailed = errors.New("could not send email")
+)
+
 // Issue codes of a ValidationError.
 const (
 	IssueRequired = "required" // missing or blank

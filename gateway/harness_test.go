@@ -64,6 +64,37 @@ func (w *addrWriter) String() string {
 	return w.buf.String()
 }
 
+// waitFor waits (up to 5 s) until the log holds substr: the gateway batches its log
+// lines, flushing within 50 ms.
+func (w *addrWriter) waitFor(t testing.TB, substr string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(w.String(), substr); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not in the log after 5s:\n%s", substr, w.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// syncLog makes sure every line of the requests answered so far is in the log: it sends
+// a request with its own request id to base and waits for that line (lines are written
+// in order).
+func (w *addrWriter) syncLog(t testing.TB, base string) {
+	t.Helper()
+	id := fmt.Sprintf("log-sync-%d", time.Now().UnixNano())
+	req, err := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Request-Id", id)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	w.waitFor(t, `"request_id":"`+id+`"`)
+}
+
 // wait returns the listening address, or fails the test when errc reports first.
 func (w *addrWriter) wait(t testing.TB, errc <-chan error) string {
 	t.Helper()

@@ -41,6 +41,13 @@ type User struct {
 	Provider  string        `bson:"provider"`
 	CreatedAt time.Time     `bson:"createdAt"`
 	UpdatedAt time.Time     `bson:"updatedAt"`
+
+	// Single-use codes (codes.go): only their sha256, each with its expiry; absent when
+	// none is outstanding. The reset fields keep the seed's names.
+	VerificationCode      string    `bson:"verificationCode,omitempty"`
+	VerificationExpiresAt time.Time `bson:"verificationExpiresAt,omitempty"`
+	PasswordResetToken    string    `bson:"passwordResetToken,omitempty"`
+	PasswordResetAt       time.Time `bson:"passwordResetAt,omitempty"` // when the reset token expires
 }
 
 // NormalizeEmail trims and lower-cases an email, so that ALICE@x and alice@x are one account.

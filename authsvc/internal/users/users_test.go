@@ -82,3 +82,34 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("Ping: %v", err)
 	}
 }
+
+// TestCodeIndexesTwice: the code indexes are created once and a second start (they
+// exist) is fine, on MongoDB and FerretDB alike.
+func TestCodeIndexesTwice(t *testing.T) {
+	ctx := context.Background()
+	st := users.New(storetest.MongoDatabase(t), 5*time.Second)
+	for range 2 {
+		if err := st.EnsureIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.EnsureCodeIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSeedNullCodeFields: the seed stored verificationCode, passwordResetToken and
+// passwordResetAt as null when none was outstanding; such documents still decode.
+func TestSeedNullCodeFields(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MongoDatabase(t)
+	_, err := db.Collection(users.Collection).InsertOne(ctx, bson.M{"email": "seed@example.com", "name": "Seed", "verified": true,
+		"verificationCode": nil, "passwordResetToken": nil, "passwordResetAt": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := users.New(db, 5*time.Second).ByEmail(ctx, "seed@example.com")
+	if err != nil || !u.Verified || u.VerificationCode != "" || u.PasswordResetToken != "" || !u.PasswordResetAt.IsZero() {
+		t.Fatalf("seed document: %+v, %v", u, err)
+	}
+}

@@ -36,12 +36,16 @@ func (p *Prepared) Open(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
+	ac := accountConfig(cfg, keys, p.Log)
+	if ac.Email, err = emailConfig(cfg, p.Log); err != nil {
+		return nil, err
+	}
 	st, err := openStores(ctx, cfg, p.Log)
 	if err != nil {
 		return nil, err
 	}
 	a := &App{Prepared: p, stores: st}
-	a.Accounts, err = authsvc.New(accountConfig(cfg, keys, p.Log), st.db, st.rdb)
+	a.Accounts, err = authsvc.New(ac, st.db, st.rdb)
 	if err != nil {
 		st.close(p.Log)
 		return nil, err

@@ -46,8 +46,10 @@ func New(signup Signup, sessions Sessions, jar *cookies.Jar, trust *forwarded.Tr
 	return &API{signup: signup, sessions: sessions, jar: jar, trust: trust, passwordMaxLength: passwordMaxLength}
 }
 
-// Register handles POST /api/auth/register: 201 with the new USER.
-// Errors: *httperr.ValidationError, authsvc.ErrEmailTaken, ErrUnavailable, ErrMalformedBody.
+// Register handles POST /api/auth/register: 201 with the new USER, or, when the
+// account must verify its email first, 201 with the seed's "email sent" message and no
+// user. Errors: *httperr.ValidationError, authsvc.ErrEmailTaken, ErrMailFailed,
+// ErrUnavailable, ErrMalformedBody.
 func (a *API) Register(c echo.Context) error {
 	b, err := decodeRequest(c.Request())
 	if err != nil {
@@ -60,6 +62,11 @@ func (a *API) Register(c echo.Context) error {
 	u, err := a.signup.Register(c.Request().Context(), in)
 	if err != nil {
 		return err
+	}
+	if !u.Verified {
+		return c.JSON(http.StatusCreated, map[string]any{
+			"status": "success", "message": "An email with a verification code has been sent to your email",
+		})
 	}
 	return c.JSON(http.StatusCreated, map[string]any{
 		"status":  "success",

@@ -149,6 +149,12 @@ func (a *API) validateRegister(b body) (authsvc.NewUser, error) {
 
 // registerMessage is the seed's wording of a core validation issue.
 func (a *API) registerMessage(is authsvc.Issue) (code, msg string) {
+	return issueMessage(is, a.passwordMaxLength)
+}
+
+// issueMessage is the seed's wording of a core validation issue; passwordMaxLength is
+// named in "Password must be less than N characters".
+func issueMessage(is authsvc.Issue, passwordMaxLength int) (code, msg string) {
 	switch is.Field + "/" + is.Code {
 	case "name/" + authsvc.IssueRequired:
 		return "too_small", "Name is required"
@@ -157,7 +163,7 @@ func (a *API) registerMessage(is authsvc.Issue) (code, msg string) {
 	case "password/" + authsvc.IssueRequired, "password/" + authsvc.IssueTooShort:
 		return "too_small", "Password must be more than " + strconv.Itoa(authsvc.MinPasswordLength) + " characters"
 	case "password/" + authsvc.IssueTooLong:
-		return "too_big", "Password must be less than " + strconv.Itoa(a.passwordMaxLength) + " characters"
+		return "too_big", "Password must be less than " + strconv.Itoa(passwordMaxLength) + " characters"
 	}
 	return "custom", "Invalid " + is.Field
 }

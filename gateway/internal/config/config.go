@@ -74,6 +74,7 @@ type Config struct {
 	Authz          Authz     `koanf:"authz"`
 	Redirects      Redirects `koanf:"redirects"`
 	CSRF           CSRF      `koanf:"csrf"`
+	Email          Email     `koanf:"email"`
 	// Routes are the proxied paths, matched in the order given.
 	Routes []Route `koanf:"routes"`
 }

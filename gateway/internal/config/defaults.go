@@ -60,6 +60,10 @@ func defaults() Config {
 		Authz:     Authz{IdentityHeaders: []string{}, SignInURL: "/login", GRPCListen: ""},
 		Redirects: Redirects{AllowedHosts: []string{}},
 		CSRF:      CSRF{TrustedOrigins: []string{}},
+		Email: Email{
+			VerificationRequired: false, PublicURL: "http://localhost:3000", VerificationTTL: 24 * time.Hour, From: "",
+			SMTP: SMTP{Host: "", Port: 587, Security: SMTPStartTLS, Username: "", Password: "", Timeout: 10 * time.Second},
+		},
 		Routes: []Route{
 			{Path: "/api/users/me", Match: MatchExact, Upstream: upstream, Policy: PolicyAuthenticated},
 			{Path: "/api/users", Match: MatchPrefix, Upstream: upstream, Roles: []string{"admin"}},

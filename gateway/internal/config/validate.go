@@ -114,6 +114,7 @@ func validate(c *Config, p *problems) {
 		p.add("server.body_limit", `must be a positive size such as "10KB" or "1MB", got %q`, c.Server.BodyLimit)
 	}
 	validateRoutes(c.Routes, p)
+	validateEmail(c, p)
 	if c.Production() {
 		validateProduction(c, p)
 	}

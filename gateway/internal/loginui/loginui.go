@@ -38,7 +38,7 @@ const SignInPath = "/login"
 // Sessions is what signing in and out needs from the account core.
 type Sessions interface {
 	// Login checks the credentials and opens a session: ErrInvalidCredentials,
-	// ErrUnavailable.
+	// ErrNotVerified, ErrUnavailable.
 	Login(ctx context.Context, cr authsvc.Credentials, cl authsvc.Client) (authsvc.Grant, error)
 	// Logout revokes the session of either token; nothing to revoke is success:
 	// ErrUnavailable.
@@ -142,7 +142,9 @@ func (h *Handler) signedIn(c echo.Context) bool {
 // password, rd): success sets the three cookies exactly as POST /api/auth/login does and
 // answers 303 to the validated rd. A missing field is 400, wrong credentials 401 with
 // the table's "Invalid email or password" (the same page whether or not the email has
-// an account), an outage 503 with a retry message: each the form again, the email kept.
+// an account), an unverified account (when verification is required) 401 with the
+// table's message, an outage 503 with a retry message: each the form again, the email
+// kept.
 // Errors (rendered by the error table): echo.ErrUnsupportedMediaType for any other
 // body, httperr.ErrBodyTooLarge, httperr.ErrBodyTimeout, echo.ErrBadRequest for a body
 // that does not decode, and the core's unexpected errors.
@@ -171,7 +173,7 @@ func (h *Handler) SignIn(c echo.Context) error {
 		authsvc.Client{IP: h.d.Trust.ClientIP(r), UserAgent: r.UserAgent()})
 	switch {
 	case err == nil:
-	case errors.Is(err, authsvc.ErrInvalidCredentials), errors.Is(err, authsvc.ErrUnavailable):
+	case errors.Is(err, authsvc.ErrInvalidCredentials), errors.Is(err, authsvc.ErrNotVerified), errors.Is(err, authsvc.ErrUnavailable):
 		fail := h.d.Errors.Lookup(err, r)
 		f.Error = fail.Message
 		if fail.Status == http.StatusServiceUnavailable {

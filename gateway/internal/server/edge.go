@@ -88,6 +88,7 @@ type scope struct {
 	status int
 	wrote  bool
 	userID string
+	path   string // logged in place of the request's path when set (setLogPath)
 }
 
 func (s *scope) WriteHeader(code int) {
@@ -118,17 +119,32 @@ func (s *scope) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush
 
 // setUserID records the caller for the access log; w is the handler's writer.
 func setUserID(w http.ResponseWriter, id string) {
+	if sc := scopeOf(w); sc != nil {
+		sc.userID = id
+	}
+}
+
+// setLogPath makes the access log show path instead of the request's (a route pattern
+// in place of a path holding a secret).
+func setLogPath(w http.ResponseWriter, path string) {
+	if sc := scopeOf(w); sc != nil {
+		sc.path = path
+	}
+}
+
+// scopeOf finds the edge's writer under w, or nil outside the edge.
+func scopeOf(w http.ResponseWriter) *scope {
 	for w != nil {
 		if sc, ok := w.(*scope); ok {
-			sc.userID = id
-			return
+			return sc
 		}
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
 		if !ok {
-			return
+			return nil
 		}
 		w = u.Unwrap()
 	}
+	return nil
 }
 
 // logAccess writes the request's line: never the query string, cookies or tokens
@@ -147,7 +163,11 @@ func (e *edge) logAccess(r *http.Request, sc *scope, start time.Time) {
 	b = append(b, `","msg":"request","method":`...)
 	b = appendJSONString(b, r.Method)
 	b = append(b, `,"path":`...)
-	b = appendJSONString(b, r.URL.Path)
+	path := r.URL.Path
+	if sc.path != "" {
+		path = sc.path
+	}
+	b = appendJSONString(b, path)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(sc.status), 10)
 	b = append(b, `,"duration_ms":`...)

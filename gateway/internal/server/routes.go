@@ -25,6 +25,12 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	auth.GET("/logout", a.Logout, s.sameSiteState)   // GET, but it ends the session
 	auth.POST("/logout", a.Logout, s.sameSite)
 	auth.Match(read, "/me", a.Me)
+	// Email verification and password reset: the code is in the path (the seed's
+	// contract), so these routes log their pattern instead (SECURITY.md E4).
+	em := s.deps.Email
+	auth.GET("/verifyemail/:verificationCode", em.VerifyEmail, redactPath)
+	auth.POST("/forgotpassword", em.ForgotPassword, s.sameSite)
+	auth.PATCH("/resetpassword/:resetToken", em.ResetPassword, redactPath, s.sameSite)
 
 	// The browser sign-in page (SECURITY.md H6 for rd): login CSRF is refused like the
 	// JSON API's, and a link on another site cannot sign anyone out.

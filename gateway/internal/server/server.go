@@ -34,6 +34,7 @@ import (
 // says otherwise.
 type Deps struct {
 	API     *authapi.API        // /api/auth
+	Email   *authapi.EmailAPI   // /api/auth verification and password reset
 	Login   *loginui.Handler    // the sign-in page, /login and /logout
 	Auth    authz.Authenticator // the account core's Authenticate
 	Routes  *routing.Table
@@ -85,6 +86,9 @@ func New(d Deps) (*Server, error) {
 		d.Errors == nil || d.CSRF == nil || d.Tokens == nil || d.SignInURL == "" || d.Transport == nil ||
 		d.BodyLimit == "" || d.Logger == nil || d.AccessLog == nil {
 		return nil, errors.New("server: a required dependency is missing")
+	}
+	if d.Email == nil {
+		return nil, errors.New("server: the email API is missing")
 	}
 	s := &Server{deps: d, log: d.Logger, ready: newReadiness(d.Checks, d.Logger), idPrefix: idPrefix()}
 	if err := s.SetRoutes(d.Routes); err != nil {
