@@ -15,6 +15,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS = \
 	./gateway/internal/routing:FuzzCheckPathMatch \
 	./gateway/internal/proxy:FuzzStripIdentityHeaders \
+	./gateway/internal/proxy:FuzzDirectMatchesReverseProxy \
 	./gateway/internal/forwarded:FuzzForwarded \
 	./gateway/internal/authapi:FuzzDecodeBody \
 	./gateway/internal/loginui:FuzzRedirects \

@@ -88,6 +88,6 @@ func defaultRedirectHosts(routes *routing.Table, origins []string) []string {
 }
 
 // NewTransport is the upstream transport the configuration asks for.
-func (a *App) NewTransport() *http.Transport {
+func (a *App) NewTransport() *proxy.Transport {
 	return proxy.NewTransport(a.Config.Proxy.DialTimeout, a.Config.Proxy.ResponseHeaderTimeout)
 }

@@ -47,17 +47,25 @@ func NewHeaders(aliases []Alias) *Headers {
 }
 
 // Set writes id's headers into dst, replacing any value already there. Empty fields,
-// and values that are not valid in a header (a name with a line break), are left out.
+// and values that are not valid in a header (a name with a line break), are left out
+// (and any copy of theirs already in dst deleted).
 func (h *Headers) Set(dst http.Header, id authsvc.Identity) {
-	dst[HeaderUserID] = []string{id.UserID}
+	for _, a := range h.aliases {
+		delete(dst, a.Header)
+	}
+	h.Each(id, func(name, value string) { dst[name] = []string{value} })
+}
+
+// Each calls set with every header Set writes for id (canonical names, in the order of
+// Names), for callers that write headers somewhere other than an http.Header.
+func (h *Headers) Each(id authsvc.Identity, set func(name, value string)) {
+	set(HeaderUserID, id.UserID)
 	if id.Role != "" {
-		dst[HeaderUserRole] = []string{id.Role}
+		set(HeaderUserRole, id.Role)
 	}
 	for _, a := range h.aliases {
 		if v := field(id, a.Field); v != "" && httpguts.ValidHeaderFieldValue(v) {
-			dst[a.Header] = []string{v}
-		} else {
-			delete(dst, a.Header)
+			set(a.Header, v)
 		}
 	}
 }

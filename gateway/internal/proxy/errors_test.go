@@ -195,7 +195,7 @@ func TestHandlersAreCachedPerRoute(t *testing.T) {
 
 func TestNewTransport(t *testing.T) {
 	t.Parallel()
-	tr := NewTransport(2*time.Second, 3*time.Second)
+	tr := NewTransport(2*time.Second, 3*time.Second).std
 	if tr.Proxy != nil || tr.ForceAttemptHTTP2 || !tr.DisableCompression {
 		t.Error("transport uses an env proxy, HTTP/2 or transparent gzip")
 	}

@@ -86,21 +86,6 @@ func builtinX(name string) bool {
 	return false
 }
 
-// stripOverrides deletes from h (canonical keys) the headers that tell an upstream to
-// read another path or method than the request's own: the gateway decided on the
-// request line, so they never reach an upstream (the method ones only where the route
-// restricts methods; elsewhere an API may rely on them).
-func stripOverrides(h http.Header, restricted bool) {
-	for _, k := range [...]string{"X-Original-Url", "X-Original-Uri", "X-Rewrite-Url", "X-Override-Url", "X-Original-Method"} {
-		delete(h, k)
-	}
-	if restricted {
-		for _, k := range [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
-			delete(h, k)
-		}
-	}
-}
-
 // StripIdentityHeaders deletes from h every key IsIdentityHeader reserves,
 // whatever its spelling: canonical or not ("x_user_id", "X-USER-ID" set directly
 // in the map) and whatever its values.

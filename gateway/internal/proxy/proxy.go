@@ -26,7 +26,8 @@ import (
 
 // Options configures a Proxy.
 type Options struct {
-	// Transport sends requests upstream (required; see NewTransport).
+	// Transport sends requests upstream (required). A *Transport (NewTransport) also
+	// gives the Proxy its direct path to plain-http upstreams.
 	Transport http.RoundTripper
 	// Trust says whose X-Forwarded-* headers are believed; nil trusts nobody
 	// (SECURITY.md H3).
@@ -56,7 +57,9 @@ type Options struct {
 
 // Proxy forwards requests to routes. It is safe for concurrent use. It keeps one
 // httputil.ReverseProxy per *routing.Route for its lifetime: build a new Proxy (sharing
-// the Transport) when the route table changes.
+// the Transport) when the route table changes. With a *Transport from NewTransport, the
+// requests a plain-http upstream can take directly skip ReverseProxy (direct.go); both
+// paths send the same request (TestDirectMatchesReverseProxy).
 type Proxy struct {
 	transport    http.RoundTripper
 	trust        *forwarded.Trust
@@ -68,7 +71,17 @@ type Proxy struct {
 	logger       *slog.Logger
 	sockets      *sockets.Watcher
 	buffers      *bufferPool
-	handlers     sync.Map // *routing.Route → *httputil.ReverseProxy
+	direct       *direct  // nil: every request through httputil.ReverseProxy
+	handlers     sync.Map // *routing.Route → *routeProxy
+}
+
+// routeProxy is what the Proxy keeps per route: the ReverseProxy, and the route's
+// connection pool for the direct path (nil when the upstream is not plain http, or the
+// transport is not this package's).
+type routeProxy struct {
+	route *routing.Route
+	rp    *httputil.ReverseProxy
+	pool  *connPool
 }
 
 // New returns a Proxy configured by opts. Errors: a required option is missing.
@@ -94,6 +107,12 @@ func New(opts Options) (*Proxy, error) {
 	if p.headers == nil {
 		p.headers = &authz.Headers{}
 	}
+	// The identity headers are the gateway's to set: a copy under any of their names
+	// that reached the proxy (an alias outside the built-in reserved names) is dropped.
+	p.aliases = append(p.aliases, p.headers.Names()...)
+	if t, ok := opts.Transport.(*Transport); ok {
+		p.direct = t.direct
+	}
 	if p.requestID == "" {
 		p.requestID = "X-Request-Id"
 	}
@@ -104,7 +123,7 @@ func New(opts Options) (*Proxy, error) {
 }
 
 // forwarding is what one forwarded request carries through ReverseProxy to Rewrite and
-// ModifyResponse.
+// ModifyResponse (or through the direct path).
 type forwarding struct {
 	decision    authz.Decision
 	gatewayCORS bool // the gateway already answered CORS on this response
@@ -122,14 +141,19 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, d authz.Decision
 		p.errorHandler(w, r, routing.ErrNoRoute)
 		return
 	}
+	h := p.handler(route)
 	f := &forwarding{decision: d, gatewayCORS: w.Header().Get("Access-Control-Allow-Origin") != ""}
+	if h.pool != nil && takesDirect(r) {
+		p.forwardDirect(w, r, h, f)
+		return
+	}
 	r = r.WithContext(context.WithValue(r.Context(), forwardingKey{}, f))
 	if p.sockets != nil && r.Header.Get("Upgrade") != "" {
 		tw := &trackedUpgrade{ResponseWriter: w, sockets: p.sockets, identity: d.Identity}
 		defer tw.forget()
 		w = tw
 	}
-	p.handler(route).ServeHTTP(w, r)
+	h.rp.ServeHTTP(w, r)
 }
 
 // trackedUpgrade hands the connection ReverseProxy hijacks for an upgrade (a WebSocket)
@@ -172,19 +196,19 @@ func (p *Proxy) Prepare(routes []*routing.Route) {
 
 // handler returns the cached reverse proxy for route, building it on first use.
 // The hot path is one lock-free sync.Map load.
-func (p *Proxy) handler(route *routing.Route) *httputil.ReverseProxy {
+func (p *Proxy) handler(route *routing.Route) *routeProxy {
 	if h, ok := p.handlers.Load(route); ok {
-		if rp, ok := h.(*httputil.ReverseProxy); ok {
+		if rp, ok := h.(*routeProxy); ok {
 			return rp
 		}
 	}
-	h, _ := p.handlers.LoadOrStore(route, p.newReverseProxy(route))
-	rp, _ := h.(*httputil.ReverseProxy)
+	h, _ := p.handlers.LoadOrStore(route, p.newRouteProxy(route))
+	rp, _ := h.(*routeProxy)
 	return rp
 }
 
-func (p *Proxy) newReverseProxy(route *routing.Route) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
+func (p *Proxy) newRouteProxy(route *routing.Route) *routeProxy {
+	h := &routeProxy{route: route, rp: &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { p.rewrite(pr, route) },
 		ModifyResponse: p.modifyResponse,
 		Transport:      p.transport,
@@ -193,7 +217,11 @@ func (p *Proxy) newReverseProxy(route *routing.Route) *httputil.ReverseProxy {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p.errorHandler(w, r, newUpstreamError(route.Index, route.Target.Host, err))
 		},
+	}}
+	if p.direct != nil && route.Target.Scheme == "http" {
+		h.pool = p.direct.pool(hostPort(route.Target))
 	}
+	return h
 }
 
 // rewrite builds the outbound request. ReverseProxy has already removed the
@@ -205,48 +233,76 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, route *routing.Route) {
 	out, in := pr.Out.Header, pr.In
 
 	canonicalizeKeys(out)
-	StripIdentityHeaders(out, p.aliases)
-	stripOverrides(out, len(route.Methods) > 0)
+	for k := range out {
+		if p.dropsClient(k, route) {
+			delete(out, k)
+		}
+	}
 	if pr.Out.Trailer != nil {
 		StripIdentityHeaders(pr.Out.Trailer, p.aliases)
-	}
-	if f, ok := in.Context().Value(forwardingKey{}).(*forwarding); ok && f.decision.Authenticated {
-		p.headers.Set(out, f.decision.Identity)
-	}
-
-	// A trusted proxy's view of the client is kept (chain, scheme, host), as Caddy does;
-	// anyone else's is replaced by what the gateway saw (SECURITY.md H3).
-	if xff := p.trust.ForwardedFor(in); xff != "" {
-		out["X-Forwarded-For"] = []string{xff}
-	}
-	if ip := p.trust.ClientIP(in); ip != "" {
-		out["X-Real-Ip"] = []string{ip}
-	}
-	if host := p.trust.Host(in); host != "" {
-		out["X-Forwarded-Host"] = []string{host}
-	}
-	out["X-Forwarded-Proto"] = []string{p.trust.Scheme(in)}
-
-	delete(out, p.requestID)
-	if rid := in.Header.Get(p.requestID); rid != "" {
-		out[p.requestID] = []string{rid}
-	}
-	if !route.PassAuthorization {
-		delete(out, "Authorization")
 	}
 	if !route.PassCookies {
 		stripCookies(out, p.cookieNames)
 	}
+	f, _ := in.Context().Value(forwardingKey{}).(*forwarding)
+	p.added(in, f, func(k, v string) { out[k] = []string{v} })
 }
 
-// modifyResponse keeps an upstream from speaking for the gateway: it cannot set the
+// dropsClient reports whether the client's header k (canonical) stays behind on the
+// way upstream: identity and client-address headers (the gateway sets its own), the
+// X-Forwarded-* the gateway rewrites, the request id (set from the inbound one), the
+// headers that would tell an upstream to read another path or method than the one
+// decided on (the method ones only where the route restricts methods; elsewhere an API
+// may rely on them), and Authorization unless the route passes it.
+func (p *Proxy) dropsClient(k string, route *routing.Route) bool {
+	switch k {
+	case "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Forwarded",
+		"X-Original-Url", "X-Original-Uri", "X-Rewrite-Url", "X-Override-Url", "X-Original-Method":
+		return true
+	case "X-Http-Method-Override", "X-Http-Method", "X-Method-Override":
+		return len(route.Methods) > 0
+	case "Authorization":
+		return !route.PassAuthorization
+	}
+	return k == p.requestID || IsIdentityHeader(k, p.aliases)
+}
+
+// added calls set with every header the gateway itself sends upstream: the identity
+// of an authenticated decision, the client as the gateway saw it (a trusted proxy's
+// view of the client is kept: chain, scheme, host, as Caddy does; anyone else's is
+// replaced, SECURITY.md H3), and the request id.
+func (p *Proxy) added(in *http.Request, f *forwarding, set func(k, v string)) {
+	if f != nil && f.decision.Authenticated {
+		p.headers.Each(f.decision.Identity, set)
+	}
+	if xff := p.trust.ForwardedFor(in); xff != "" {
+		set("X-Forwarded-For", xff)
+	}
+	if ip := p.trust.ClientIP(in); ip != "" {
+		set("X-Real-Ip", ip)
+	}
+	if host := p.trust.Host(in); host != "" {
+		set("X-Forwarded-Host", host)
+	}
+	set("X-Forwarded-Proto", p.trust.Scheme(in))
+	if rid := in.Header.Get(p.requestID); rid != "" {
+		set(p.requestID, rid)
+	}
+}
+
+// modifyResponse is ReverseProxy's hook for filterResponse.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	f, _ := res.Request.Context().Value(forwardingKey{}).(*forwarding)
+	p.filterResponse(res.Header, f)
+	return nil
+}
+
+// filterResponse keeps an upstream from speaking for the gateway: it cannot set the
 // gateway's own cookies, and its CORS headers give way to the gateway's answer on
 // gateway-authenticated routes (and wherever the gateway already answered), so a
 // browser never sees two Access-Control-Allow-Origin values.
-func (p *Proxy) modifyResponse(res *http.Response) error {
-	h := res.Header
+func (p *Proxy) filterResponse(h http.Header, f *forwarding) {
 	dropSetCookies(h, p.cookieNames)
-	f, _ := res.Request.Context().Value(forwardingKey{}).(*forwarding)
 	if f == nil || f.gatewayCORS || !f.decision.Match.Public() {
 		for k := range h {
 			if len(k) > len("Access-Control-") && strings.EqualFold(k[:len("Access-Control-")], "Access-Control-") {
@@ -254,7 +310,6 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 			}
 		}
 	}
-	return nil
 }
 
 // dropSetCookies removes Set-Cookie lines that set one of names (any case of the
@@ -296,9 +351,22 @@ func canonicalizeKeys(h http.Header) {
 // stripCookies removes the named cookies from the Cookie header(s), keeping the
 // others in one header. It allocates only when there is something to remove.
 func stripCookies(h http.Header, names []string) {
-	values := h["Cookie"]
+	v, changed := filterCookies(h["Cookie"], names)
+	switch {
+	case !changed:
+	case v == "":
+		delete(h, "Cookie")
+	default:
+		h["Cookie"] = []string{v}
+	}
+}
+
+// filterCookies returns the Cookie header values without the named cookies, as one
+// value ("" when none is left), and whether anything was removed (when not, the value
+// is "" and the header goes on as it came).
+func filterCookies(values []string, names []string) (string, bool) {
 	if len(values) == 0 || !slices.ContainsFunc(values, func(v string) bool { return hasCookie(v, names) }) {
-		return
+		return "", false
 	}
 	var b strings.Builder
 	for _, v := range values {
@@ -314,11 +382,7 @@ func stripCookies(h http.Header, names []string) {
 			b.WriteString(pair)
 		}
 	}
-	if b.Len() == 0 {
-		delete(h, "Cookie")
-		return
-	}
-	h["Cookie"] = []string{b.String()}
+	return b.String(), true
 }
 
 // hasCookie reports whether the Cookie header value v names one of names.

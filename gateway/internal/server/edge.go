@@ -92,6 +92,10 @@ type scope struct {
 }
 
 func (s *scope) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		s.ResponseWriter.WriteHeader(code) // informational: the final status is still to come
+		return
+	}
 	if !s.wrote {
 		s.status, s.wrote = code, true
 	}

@@ -60,7 +60,9 @@ func (rt *runtime) forward(s *Server) echo.HandlerFunc {
 				}
 			}
 		}
-		rt.proxy.Forward(w, r, d)
+		// The proxy writes to the writer under Echo's: Echo's Response takes a first
+		// WriteHeader as final and would drop the real status after a 103 Early Hints.
+		rt.proxy.Forward(w.Writer, r, d)
 		return nil
 	}
 }
