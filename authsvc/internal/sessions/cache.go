@@ -17,7 +17,8 @@ import (
 //   - an entry is served at most TTL after it was read from Redis, and only while the
 //     session is within its limits by the Store's clock;
 //   - every revocation is published on the Store's channel (revocations.go) and drops
-//     the entry on every replica at once;
+//     the entry on every replica at once; on the replica that made it, before the
+//     change call returns (not when the message comes back);
 //   - while the subscription is not confirmed (at start, after a disconnect or a missed
 //     ping) the cache is bypassed, and when it comes back the cache starts empty, so a
 //     message lost in between can never extend a revoked session beyond the window;
@@ -53,7 +54,9 @@ func NewCache(st *Store, ttl time.Duration, max int, log *slog.Logger) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{st: st, ttl: ttl, max: max, log: log, entries: make(map[cacheKey]cached)}
+	c := &Cache{st: st, ttl: ttl, max: max, log: log, entries: make(map[cacheKey]cached)}
+	st.dropLocal = c.drop
+	return c
 }
 
 // OnRevoke registers f, called for every revocation message (sessionID "*" for every
@@ -110,8 +113,17 @@ func (c *Cache) evict(now time.Time) {
 	}
 }
 
-// invalidate drops the session (or, with sessionID "*", every session of the user).
+// invalidate applies a revocation message: the cached copy goes (drop) and the OnRevoke
+// subscribers hear of it.
 func (c *Cache) invalidate(userID, sessionID string) {
+	c.drop(userID, sessionID)
+	for _, f := range c.subs {
+		f(userID, sessionID)
+	}
+}
+
+// drop forgets the session (or, with sessionID "*", every session of the user).
+func (c *Cache) drop(userID, sessionID string) {
 	c.gen.Add(1)
 	c.mu.Lock()
 	if sessionID == allSessions {
@@ -124,9 +136,6 @@ func (c *Cache) invalidate(userID, sessionID string) {
 		delete(c.entries, cacheKey{userID, sessionID})
 	}
 	c.mu.Unlock()
-	for _, f := range c.subs {
-		f(userID, sessionID)
-	}
 }
 
 // clear empties the cache (the subscription went down: messages may have been lost).

@@ -119,6 +119,37 @@ func TestCacheBypassedWhileUnsubscribed(t *testing.T) {
 	}
 }
 
+// TestCacheRevocationOnThisReplica: a change made through a replica's own store drops
+// its cached copy at once, not when the published message comes back (here it never
+// does): the next request on the same replica already sees it.
+func TestCacheRevocationOnThisReplica(t *testing.T) {
+	rdb, prefix := storetest.Redis(t)
+	st := mustNew(t, rdb, sessions.Config{Prefix: prefix, IdleTTL: time.Hour, MaxTTL: time.Hour, Grace: time.Second,
+		Timeout: 5 * time.Second, MaxPerUser: 50})
+	cache := sessions.NewCache(st, time.Hour, 0, nil)
+	cache.MarkUp()
+	ctx := t.Context()
+	s, _, err := st.Create(ctx, sessions.Session{ID: id("s"), UserID: id("u"), Role: "user", RefreshJTI: id("j")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Get(ctx, s.UserID, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetRole(ctx, s.UserID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cache.Get(ctx, s.UserID, s.ID); err != nil || got.Role != "admin" {
+		t.Fatalf("right after the role change: %+v, %v", got, err)
+	}
+	if err := st.Delete(ctx, s.UserID, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Get(ctx, s.UserID, s.ID); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("right after the delete: %v, want ErrNotFound", err)
+	}
+}
+
 // TestCacheOff: TTL 0 reads Redis every time.
 func TestCacheOff(t *testing.T) {
 	rdb, prefix := storetest.Redis(t)

@@ -21,6 +21,9 @@ func (st *Store) channel() string { return st.cfg.Prefix + "revocations" }
 // ended or changed. A failure is not the caller's: the change itself is done; replicas
 // that miss it keep their copy at most the cache window.
 func (st *Store) publish(ctx context.Context, userID, sessionID string) {
+	if st.dropLocal != nil {
+		st.dropLocal(userID, sessionID) // this replica's next request must not wait for the echo
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.cfg.Timeout)
 	defer cancel()
 	_ = st.rdb.Publish(ctx, st.channel(), userID+" "+sessionID).Err()

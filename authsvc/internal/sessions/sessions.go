@@ -101,6 +101,9 @@ type Store struct {
 	// hmgetFields are the record fields, in the order of every HMGET and script reply,
 	// as HMGET arguments.
 	hmgetFields []any
+	// dropLocal, set by NewCache, drops this replica's cached copy of a session at the
+	// moment its change is published (the message comes back only later).
+	dropLocal func(userID, sessionID string)
 }
 
 // New returns a Store on rdb. Give rdb ContextTimeoutEnabled (or read/write timeouts
