@@ -72,9 +72,6 @@ func NewAsserter(keys *KeySet, issuer string, ttl time.Duration, rand io.Reader)
 	return &Asserter{keys: keys, issuer: issuer, ttl: ttl, rand: rand}, nil
 }
 
-// TTL returns the lifetime of the assertions the Asserter signs.
-func (s *Asserter) TTL() time.Duration { return s.ttl }
-
 // Sign returns the compact JWT of a, issued at now (second precision): header alg, kid and
 // typ "id+jwt"; claims iss, aud, sub, role, sid, iat, nbf (= iat), exp (= iat + ttl) and a
 // fresh random jti. expiresAt is the "exp" claim. Errors: ErrAssertionClaim, the random
