@@ -52,6 +52,9 @@ type Options struct {
 	// Sockets, when set, tracks upgraded connections (WebSockets), so that those of a
 	// signed-in session are closed when the session ends, and all at shutdown.
 	Sockets *sockets.Watcher
+	// Assertions, when set, signs the X-Auth-Assertion of routes with Assertion; nil
+	// sends none.
+	Assertions Assertions
 }
 
 // Proxy forwards requests to routes. It is safe for concurrent use. It keeps one
@@ -67,6 +70,7 @@ type Proxy struct {
 	requestID    string
 	logger       *slog.Logger
 	sockets      *sockets.Watcher
+	assertions   Assertions
 	buffers      *bufferPool
 	handlers     sync.Map // *routing.Route → *httputil.ReverseProxy
 }
@@ -86,6 +90,7 @@ func New(opts Options) (*Proxy, error) {
 		requestID:    textproto.CanonicalMIMEHeaderKey(opts.RequestIDHeader),
 		logger:       opts.Logger,
 		sockets:      opts.Sockets,
+		assertions:   opts.Assertions,
 		buffers:      newBufferPool(),
 	}
 	if p.trust == nil {
@@ -212,6 +217,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, route *routing.Route) {
 	}
 	if f, ok := in.Context().Value(forwardingKey{}).(*forwarding); ok && f.decision.Authenticated {
 		p.headers.Set(out, f.decision.Identity)
+		if route.Assertion {
+			p.setAssertion(out, route, f.decision.Identity)
+		}
 	}
 
 	// A trusted proxy's view of the client is kept (chain, scheme, host), as Caddy does;
