@@ -1,7 +1,9 @@
 // Command upstream-demo is a sample backend behind authgate: GET /api/users (admin) and
-// GET /api/users/me, reading users from the same MongoDB as the gateway. It trusts only
-// the identity headers the gateway sets (X-User-Id, X-User-Role) and never returns a
-// password hash. Bind it where only the gateway can reach it.
+// GET /api/users/me, reading users from the same MongoDB as the gateway. It never returns
+// a password hash. By default it trusts the identity headers the gateway sets (X-User-Id,
+// X-User-Role), so bind it where only the gateway can reach it; with --jwks-url and
+// --audience it instead requires the gateway's signed X-Auth-Assertion on every request
+// and takes the caller from it.
 package main
 
 import (
