@@ -88,18 +88,19 @@ func resign(t *testing.T, tok string, priv []byte, kid string) string {
 }
 
 // TestKeyRotationAcrossRestarts (SECURITY.md T9) plays the README's rotation on one
-// database, one Redis and one data dir: gateway 1 signs with access key A (refresh key
-// RA); gateway 2 signs with B (RB) and keeps A (RA) verify-only: nobody is logged out,
-// the old refresh token rotates onto RB, new tokens carry B's kid, and a token naming B
-// but signed by A fails; gateway 3 has retired A and RA: their tokens fail, B's work. The
-// JWKS follows every step and never shows a refresh key.
+// database, one Redis and one data dir, a gateway process per step. Gateway 1 signs with
+// access key A (refresh key RA). Step 1: A still signs, B is verify-only, and a B-signed
+// token is accepted. Step 2: B (RB) signs, A (RA) verify-only: nobody is logged out, the
+// old refresh token rotates onto RB, new tokens carry B's kid, and a token naming B but
+// signed by A fails. Step 3: A and RA retired: their tokens fail, B's work. The JWKS
+// follows every step and never shows a refresh key.
 func TestKeyRotationAcrossRestarts(t *testing.T) {
 	db := fmt.Sprintf("rotate_%d", time.Now().UnixNano())
 	env := gatewayEnv(t, db)
 	routes, _ := json.Marshal([]map[string]any{{"path": "/echo", "upstream": echoUpstream(t), "policy": "authenticated"}})
 	env["AUTHGATE_ROUTES"] = string(routes)
 	a, aPriv, aPub := keyPair64(t, authsvc.RS256)
-	b, bPriv, _ := keyPair64(t, authsvc.RS256)
+	b, bPriv, bPub := keyPair64(t, authsvc.RS256)
 	ra, raPriv, raPub := keyPair64(t, authsvc.EdDSA)
 	rb, rbPriv, _ := keyPair64(t, authsvc.EdDSA)
 
@@ -142,6 +143,18 @@ func TestKeyRotationAcrossRestarts(t *testing.T) {
 		t.Fatalf("gateway 1 JWKS %v: want A and the (generated) assertion key", kids1)
 	}
 	assertionKid := kids1[1]
+	stop()
+
+	// Step 1 of the README, for several replicas: A still signs, B is verify-only, so a
+	// replica already signing with B is understood by this one.
+	base, stop = start(aPriv, bPub, raPriv, "")
+	if t0, _ := login(base); kid(t0) != a.KeyID {
+		t.Fatal("a verify-only key signs")
+	}
+	expect(t, bearer(base, resign(t, t1, b.PrivatePEM, b.KeyID), "/echo"), 200, "")
+	if got := jwksKids(t, base); !slices.Equal(got, []string{a.KeyID, b.KeyID, assertionKid}) {
+		t.Errorf("step 1 JWKS %v: want A, B, then the assertion key", got)
+	}
 	stop()
 
 	// Gateway 2: B and RB sign, A and RA verify only.
