@@ -173,8 +173,12 @@ type jwksCache struct {
 	lastTry time.Time  // guarded by mu
 }
 
+// errUnknownKey: the kid is not in the JWKS, even after fetching it again (or the fetch
+// was not due yet).
 var errUnknownKey = errors.New("unknown key id")
 
+// key returns the key with id kid, fetching the set when kid is unknown or the set is
+// old (at most once per jwksMinInterval). Errors: errUnknownKey.
 func (c *jwksCache) key(ctx context.Context, kid string) (verifyKey, error) {
 	now := c.now()
 	if ks := c.cur.Load(); ks != nil && now.Sub(ks.fetched) < jwksMaxAge {

@@ -28,9 +28,10 @@ type App struct {
 	stores     *stores
 }
 
-// Open loads (in development: generates once) the keys, connects or embeds the stores
-// and builds the account core; it reads and writes no data. Close releases everything.
-// Errors: keys that cannot be written, stores that cannot be started or reached.
+// Open loads (in development: generates once) the keys, builds the assertion signer,
+// connects or embeds the stores and builds the account core; it reads and writes no data.
+// Close releases everything. Errors: keys that cannot be written, routes that send
+// assertions without an assertion key, stores that cannot be started or reached.
 func (p *Prepared) Open(ctx context.Context) (*App, error) {
 	cfg := p.Config
 	devDir := ""
