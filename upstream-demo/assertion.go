@@ -106,6 +106,7 @@ func newVerifierAt(jwksURL, issuer, audience string, log *slog.Logger, now func(
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(leeway),
 			jwt.WithTimeFunc(now),
+			jwt.WithStrictDecoding(),
 		),
 	}, nil
 }

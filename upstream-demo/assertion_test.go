@@ -64,7 +64,7 @@ type jwksServer struct {
 	fetches atomic.Int32
 }
 
-func newJWKSServer(t *testing.T, keys ...signingKey) *jwksServer {
+func newJWKSServer(t testing.TB, keys ...signingKey) *jwksServer {
 	s := &jwksServer{keys: keys}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s.fetches.Add(1)
@@ -88,7 +88,7 @@ func newJWKSServer(t *testing.T, keys ...signingKey) *jwksServer {
 func (s *jwksServer) set(keys ...signingKey) { s.mu.Lock(); defer s.mu.Unlock(); s.keys = keys }
 func (s *jwksServer) setDown(down bool)      { s.mu.Lock(); defer s.mu.Unlock(); s.down = down }
 
-func testKeys(t *testing.T) (rsaKey, ecKey, edKey signingKey) {
+func testKeys(t testing.TB) (rsaKey, ecKey, edKey signingKey) {
 	t.Helper()
 	r, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -116,7 +116,7 @@ func claimsAt(now time.Time) jwt.MapClaims {
 
 // sign signs claims as k (header kid and typ "id+jwt"); header entries override or, when
 // nil, remove members.
-func sign(t *testing.T, k signingKey, claims jwt.MapClaims, header map[string]any) string {
+func sign(t testing.TB, k signingKey, claims jwt.MapClaims, header map[string]any) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(k.method, claims)
 	tok.Header["kid"], tok.Header["typ"] = k.kid, "id+jwt"
@@ -366,4 +366,30 @@ func TestHealthzNeedsNoAssertion(t *testing.T) {
 			t.Errorf("%s: %d, want %d", path, w.Code, want)
 		}
 	}
+}
+
+// FuzzAssertion: no input makes verification panic, and whatever it accepts says exactly
+// what the one genuine assertion of the corpus says: no mutation changes the caller.
+func FuzzAssertion(f *testing.F) {
+	_, _, edKey := testKeys(f)
+	jwks := newJWKSServer(f, edKey)
+	c := &clock{now: time.Unix(1_900_000_000, 0)}
+	v, err := newVerifierAt(jwks.URL, "authgate", "users-app", slog.New(slog.DiscardHandler), c.Now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	genuine := sign(f, edKey, claimsAt(c.Now()), nil)
+	f.Add(genuine)
+	f.Add(genuine + "=")
+	f.Add(strings.Replace(genuine, ".", "..", 1))
+	f.Add("eyJhbGciOiJub25lIiwidHlwIjoiaWQrand0In0.e30.")
+	f.Fuzz(func(t *testing.T, tok string) {
+		claims, err := v.verify(context.Background(), tok)
+		if err != nil {
+			return
+		}
+		if claims.Subject != "65f1c0ffee0000000000beef" || claims.Role != "admin" || claims.SessionID != "s1" {
+			t.Fatalf("accepted a forged caller %+v from %q", claims, tok)
+		}
+	})
 }
