@@ -66,7 +66,7 @@ func LoadKeys(cfg KeyConfig, devDir string) (*Keys, error) {
 		return nil, err
 	}
 	var errs []error
-	for i, k := range cfg.kinds()[:2] {
+	for i, k := range cfg.kinds()[:2] { // access and refresh keys are required; assertion keys are not
 		if sets[i] == nil {
 			errs = append(errs, fmt.Errorf("%s private key: not configured", k.name))
 		}
