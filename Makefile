@@ -21,7 +21,8 @@ FUZZ_TARGETS = \
 	./gateway/internal/loginui:FuzzRedirects \
 	./gateway/internal/config:FuzzLoadYAML \
 	./authsvc/internal/tokens:FuzzParse \
-	./authsvc/internal/password:FuzzVerifyMalformed
+	./authsvc/internal/password:FuzzVerifyMalformed \
+	./upstream-demo:FuzzAssertion
 
 build:
 	$(GO) build -o $(BIN)/gateway ./gateway

@@ -3,10 +3,13 @@ package authsvc
 import (
 	"crypto"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/authgate/authgate/authsvc/internal/tokens"
 )
@@ -19,14 +22,17 @@ type KeySpec struct {
 	Previous []string // verify-only public keys (rotation)
 }
 
-// KeyConfig holds the keys of both token kinds. Access and refresh tokens never share a key.
+// KeyConfig holds the keys of the three kinds: access and refresh tokens, and the identity
+// assertions the gateway sends upstreams. No two kinds share a signing key. The assertion
+// kind is optional: without a private key (and no devDir to generate one in) there is none.
 type KeyConfig struct {
-	Access, Refresh KeySpec
+	Access, Refresh, Assertion KeySpec
 }
 
-// Keys are the loaded key sets of both token kinds, swappable at run time.
+// Keys are the loaded key sets, swappable at run time. assertion is nil when none is
+// configured.
 type Keys struct {
-	access, refresh *tokens.KeySet
+	access, refresh, assertion *tokens.KeySet
 }
 
 // kinds pairs each kind's name with its spec, in report order.
@@ -37,12 +43,12 @@ func (c KeyConfig) kinds() []struct {
 	return []struct {
 		name string
 		spec KeySpec
-	}{{"access", c.Access}, {"refresh", c.Refresh}}
+	}{{"access", c.Access}, {"refresh", c.Refresh}, {"assertion", c.Assertion}}
 }
 
 // CheckKeys loads every configured key without keeping or writing anything and reports
 // every problem at once (unreadable, not a key, too weak, a public key that does not match
-// its private key, the same key for both kinds). A kind without a private key is not a
+// its private key, one signing key for two kinds). A kind without a private key is not a
 // problem here: LoadKeys generates one in development, and production validation asks for
 // it. Errors name the key ("access private key: …"), never its value.
 func CheckKeys(cfg KeyConfig) error {
@@ -52,15 +58,15 @@ func CheckKeys(cfg KeyConfig) error {
 
 // LoadKeys loads the configured keys. A kind without a private key gets one generated
 // once in devDir (development) and reused from there at the next start, so restarts keep
-// users logged in; with devDir "" that is an error. Errors: as CheckKeys, and failures to
-// write a generated key.
+// users logged in; with devDir "" that is an error for access and refresh keys, and means
+// no assertion key. Errors: as CheckKeys, and failures to write a generated key.
 func LoadKeys(cfg KeyConfig, devDir string) (*Keys, error) {
 	sets, err := loadKeySets(cfg, devDir)
 	if err != nil {
 		return nil, err
 	}
 	var errs []error
-	for i, k := range cfg.kinds() {
+	for i, k := range cfg.kinds()[:2] { // access and refresh keys are required; assertion keys are not
 		if sets[i] == nil {
 			errs = append(errs, fmt.Errorf("%s private key: not configured", k.name))
 		}
@@ -68,14 +74,16 @@ func LoadKeys(cfg KeyConfig, devDir string) (*Keys, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Keys{access: sets[0], refresh: sets[1]}, nil
+	return &Keys{access: sets[0], refresh: sets[1], assertion: sets[2]}, nil
 }
 
+// loadKeySets returns one set per kind, in kinds order (nil: no private key yet).
 func loadKeySets(cfg KeyConfig, devDir string) ([]*tokens.KeySet, error) {
 	var errs []error
-	sets := make([]*tokens.KeySet, 0, 2)
-	var signers []crypto.Signer
-	for _, k := range cfg.kinds() {
+	kinds := cfg.kinds()
+	sets := make([]*tokens.KeySet, len(kinds))
+	signers := make([]crypto.Signer, len(kinds))
+	for i, k := range kinds {
 		priv := k.spec.Private
 		if priv == "" && devDir != "" {
 			path, err := devKey(devDir, k.name)
@@ -90,10 +98,14 @@ func loadKeySets(cfg KeyConfig, devDir string) ([]*tokens.KeySet, error) {
 			errs = append(errs, err)
 			continue
 		}
-		sets, signers = append(sets, set), append(signers, signer)
+		sets[i], signers[i] = set, signer
 	}
-	if len(signers) == 2 && signers[0] != nil && signers[1] != nil && samePublic(signers[0].Public(), signers[1].Public()) {
-		errs = append(errs, errors.New("access and refresh tokens must be signed with different keys"))
+	for i := range signers {
+		for j := i + 1; j < len(signers); j++ {
+			if signers[i] != nil && signers[j] != nil && samePublic(signers[i].Public(), signers[j].Public()) {
+				errs = append(errs, fmt.Errorf("the %s and %s signing keys must be different keys", kinds[i].name, kinds[j].name))
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -170,3 +182,60 @@ type JWK = tokens.JWK
 
 // AccessJWKS returns the public keys that verify access tokens, as RFC 7517 JWKs.
 func (k *Keys) AccessJWKS() []JWK { return k.access.JWKS() }
+
+// JWKS returns what the gateway publishes for upstreams (/.well-known/jwks.json): the keys
+// that verify access tokens, then those that verify identity assertions, each once. Refresh
+// keys are never part of it: only the gateway reads refresh tokens.
+func (k *Keys) JWKS() []JWK {
+	out := k.access.JWKS()
+	if k.assertion == nil {
+		return out
+	}
+	for _, j := range k.assertion.JWKS() {
+		if !slices.ContainsFunc(out, func(o JWK) bool { return o.Kid == j.Kid }) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// KeyPair is a new signing key in the forms LoadKeys accepts.
+type KeyPair struct {
+	Alg        string // RS256, ES256 or EdDSA
+	KeyID      string // the "kid" tokens signed with it carry
+	PrivatePEM []byte // PKCS#8 "PRIVATE KEY"
+	PublicPEM  []byte // PKIX "PUBLIC KEY"
+}
+
+// Signing algorithms GenerateKeyPair accepts.
+const (
+	RS256 = tokens.RS256 // RSA 2048
+	ES256 = tokens.ES256 // ECDSA P-256
+	EdDSA = tokens.EdDSA // Ed25519
+)
+
+// GenerateKeyPair makes a new key for alg (RS256, ES256 or EdDSA) from crypto/rand, for
+// `gateway keys generate`. Errors: an unknown alg, or a failed generation or encoding,
+// wrapped.
+func GenerateKeyPair(alg string) (KeyPair, error) {
+	privPEM, err := tokens.GenerateKey(alg, nil)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("generate key: %w", err)
+	}
+	signer, err := tokens.LoadPrivateKey(string(privPEM))
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("generate key: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(signer.Public())
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("encode public key: %w", err)
+	}
+	kid, err := tokens.KeyID(signer.Public())
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("key id: %w", err)
+	}
+	return KeyPair{
+		Alg: alg, KeyID: kid, PrivatePEM: privPEM,
+		PublicPEM: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
+	}, nil
+}

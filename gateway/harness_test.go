@@ -168,8 +168,8 @@ var buildOnce struct {
 }
 
 // startUpstreamDemo builds the real upstream-demo binary once and runs it on a free
-// loopback port against database db.
-func startUpstreamDemo(t *testing.T, db string) string {
+// loopback port against database db, with extra flags.
+func startUpstreamDemo(t *testing.T, db string, extra ...string) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "authgate-upstream-demo")
@@ -187,8 +187,8 @@ func startUpstreamDemo(t *testing.T, db string) string {
 		t.Fatal(buildOnce.err)
 	}
 	out := newAddrWriter()
-	cmd := exec.Command(buildOnce.path, "--listen", "127.0.0.1:0",
-		"--mongodb-uri", storetest.MongoURI(t), "--mongodb-database", db)
+	cmd := exec.Command(buildOnce.path, append([]string{"--listen", "127.0.0.1:0",
+		"--mongodb-uri", storetest.MongoURI(t), "--mongodb-database", db}, extra...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ type cli struct {
 	Serve   serveCmd   `cmd:"" default:"withargs" help:"Serve the gateway (the default)."`
 	Migrate migrateCmd `cmd:"" help:"Bring a seed database up to date (email normalisation, bcrypt inventory), resumably, and report."`
 	Check   checkCmd   `cmd:"" name:"config" help:"Configuration commands."`
+	Keys    keysCmd    `cmd:"" help:"Signing key commands (README \"Key rotation\")."`
 }
 
 // env is what every command gets: where the configuration comes from, where output goes.

@@ -25,10 +25,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	listen := fs.String("listen", envOr(getenv, "UPSTREAM_LISTEN", ":8081"), "listen address (env UPSTREAM_LISTEN)")
 	uri := fs.String("mongodb-uri", envOr(getenv, "MONGODB_URI", "mongodb://127.0.0.1:27018/"), "MongoDB URI (env MONGODB_URI)")
 	dbName := fs.String("mongodb-database", envOr(getenv, "MONGODB_DATABASE", "authgate"), "database (env MONGODB_DATABASE)")
+	jwksURL := fs.String("jwks-url", getenv("UPSTREAM_JWKS_URL"),
+		"the gateway's /.well-known/jwks.json; set, every request needs a valid X-Auth-Assertion (env UPSTREAM_JWKS_URL)")
+	audience := fs.String("audience", getenv("UPSTREAM_AUDIENCE"),
+		"the aud assertions must carry: the route's name, or its upstream URL (env UPSTREAM_AUDIENCE)")
+	issuer := fs.String("issuer", envOr(getenv, "UPSTREAM_ISSUER", "authgate"), "the iss assertions must carry: the gateway's tokens.issuer (env UPSTREAM_ISSUER)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	var assertions *verifier
+	if *jwksURL != "" || *audience != "" {
+		v, err := newVerifier(*jwksURL, *issuer, *audience, log)
+		if err != nil {
+			return err
+		}
+		assertions = v
+	}
 
 	client, err := mongo.Connect(options.Client().ApplyURI(*uri).
 		SetServerSelectionTimeout(5 * time.Second).SetTimeout(5 * time.Second))
@@ -40,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer cancel()
 		_ = client.Disconnect(dctx)
 	}()
-	app := &app{users: client.Database(*dbName).Collection("users"), log: log}
+	app := &app{users: client.Database(*dbName).Collection("users"), log: log, assertions: assertions}
 
 	hs := &http.Server{
 		Handler:           app.routes(),
@@ -53,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("listening", "addr", ln.Addr().String())
+	log.Info("listening", "addr", ln.Addr().String(), "assertions", assertions != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -83,19 +96,21 @@ func envOr(getenv func(string) string, key, def string) string {
 type app struct {
 	users *mongo.Collection
 	log   *slog.Logger
+	// assertions checks X-Auth-Assertion; nil trusts X-User-Id/X-User-Role as they come.
+	assertions *verifier
 }
 
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/users", a.listUsers)
-	mux.HandleFunc("GET /api/users/me", a.me)
-	mux.HandleFunc("GET /api/whoami", whoami)
+	mux.Handle("GET /api/users", a.identify(a.listUsers))
+	mux.Handle("GET /api/users/me", a.identify(a.me))
+	mux.Handle("GET /api/whoami", a.identify(whoami))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success"})
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/", a.identify(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, fail("Route "+r.RequestURI+" not found"))
-	})
+	}))
 	return mux
 }
 
@@ -124,9 +139,9 @@ func (u user) render() map[string]any {
 
 func noHash() bson.D { return bson.D{{Key: "password", Value: 0}} }
 
-// me answers the caller's own user; the id comes only from the gateway's X-User-Id.
+// me answers the caller's own user; the id comes only from the gateway (callerOf).
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
-	id, err := bson.ObjectIDFromHex(r.Header.Get("X-User-Id"))
+	id, err := bson.ObjectIDFromHex(callerOf(r).id)
 	if err != nil {
 		writeJSON(w, http.StatusUnauthorized, fail("You are not logged in"))
 		return
@@ -145,22 +160,25 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{"user": u.render()}})
 }
 
-// whoami echoes the identity headers the gateway set, without touching MongoDB: the
-// benchmark suite's upstream (bench/), so that only the proxy path is measured.
+// whoami echoes the caller (the identity headers, or the verified assertion) without
+// touching MongoDB: the benchmark suite's upstream (bench/), so that only the proxy path
+// is measured.
 func whoami(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{
-		"id": r.Header.Get("X-User-Id"), "role": r.Header.Get("X-User-Role"),
+		"id": c.id, "role": c.role,
 	}})
 }
 
 // listUsers answers every user, newest first, to admins only (the gateway enforces the
 // same rule; this is defence in depth).
 func (a *app) listUsers(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("X-User-Id") == "" {
+	c := callerOf(r)
+	if c.id == "" {
 		writeJSON(w, http.StatusUnauthorized, fail("You are not logged in"))
 		return
 	}
-	if r.Header.Get("X-User-Role") != "admin" {
+	if c.role != "admin" {
 		writeJSON(w, http.StatusForbidden, fail("You are not allowed to perform this action"))
 		return
 	}

@@ -41,28 +41,39 @@ func (c *Codec) Issue(sub, sid, jti string) (token string, expiresAt time.Time, 
 	if sub == "" || sid == "" || jti == "" {
 		return "", time.Time{}, ErrMissingClaim
 	}
-	signer, kid, alg := c.keys.Signer()
 	now := c.clock()
 	iat := now.Unix()
 	exp := now.Add(c.ttl).Unix()
-	h, err := json.Marshal(header{Alg: alg, Kid: kid, Typ: c.headerTyp})
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("tokens: encode header: %w", err)
-	}
-	p, err := json.Marshal(payload{
+	token, err = signCompact(c.keys, c.headerTyp, payload{
 		Issuer: c.issuer, Subject: sub, Audience: c.audience,
 		ExpiresAt: exp, NotBefore: iat, IssuedAt: iat,
 		ID: jti, SessionID: sid, Type: c.typ,
 	})
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("tokens: encode claims: %w", err)
+		return "", time.Time{}, err
+	}
+	return token, time.Unix(exp, 0), nil
+}
+
+// signCompact signs claims with the current signing key of keys and returns the compact
+// JWS, its header holding exactly alg, kid and typ. Errors: encoding or the signer's,
+// wrapped.
+func signCompact(keys *KeySet, typ string, claims any) (string, error) {
+	signer, kid, alg := keys.Signer()
+	h, err := json.Marshal(header{Alg: alg, Kid: kid, Typ: typ})
+	if err != nil {
+		return "", fmt.Errorf("tokens: encode header: %w", err)
+	}
+	p, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("tokens: encode claims: %w", err)
 	}
 	signingInput := encodeSegment(h) + "." + encodeSegment(p)
 	sig, err := signJWS(signer, alg, signingInput)
 	if err != nil {
-		return "", time.Time{}, err
+		return "", err
 	}
-	return signingInput + "." + encodeSegment(sig), time.Unix(exp, 0), nil
+	return signingInput + "." + encodeSegment(sig), nil
 }
 
 // signJWS signs the JWS signing input with any crypto.Signer (in-memory key, HSM, KMS) and

@@ -14,6 +14,7 @@ import (
 	"github.com/authgate/authgate/gateway/internal/routing"
 	"github.com/authgate/authgate/gateway/internal/server"
 	"github.com/authgate/authgate/gateway/internal/sockets"
+	"github.com/authgate/authgate/gateway/internal/wellknown"
 )
 
 // Handler builds the edge server on the opened app; transport is the upstream
@@ -44,6 +45,10 @@ func (a *App) Handler(transport http.RoundTripper, watcher *sockets.Watcher) (*s
 	if err != nil {
 		return nil, err
 	}
+	var assertions proxy.Assertions // stays a nil interface without an assertion key
+	if a.Assertions != nil {
+		assertions = a.Assertions
+	}
 	return server.New(server.Deps{
 		API:          authapi.New(a.Accounts, a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
 		Email:        authapi.NewEmailAPI(a.Accounts, jar, cfg.Passwords.MaxLength),
@@ -60,6 +65,8 @@ func (a *App) Handler(transport http.RoundTripper, watcher *sockets.Watcher) (*s
 		SignInURL:    cfg.Authz.SignInURL,
 		Transport:    transport,
 		Sockets:      watcher,
+		WellKnown:    wellknown.New(a.Keys),
+		Assertions:   assertions,
 		StripHeaders: cfg.Proxy.IdentityHeaderAliases,
 		CORSOrigins:  cfg.CORS.Origins,
 		BodyLimit:    cfg.Server.BodyLimit,

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -20,12 +21,17 @@ import (
 type App struct {
 	*Prepared
 	Accounts *authsvc.Service
-	stores   *stores
+	Keys     *authsvc.Keys // published at /.well-known/jwks.json
+	// Assertions signs the routes' identity assertions; nil without an assertion key
+	// (production, no route sends assertions).
+	Assertions *authsvc.Assertions
+	stores     *stores
 }
 
-// Open loads (in development: generates once) the keys, connects or embeds the stores
-// and builds the account core; it reads and writes no data. Close releases everything.
-// Errors: keys that cannot be written, stores that cannot be started or reached.
+// Open loads (in development: generates once) the keys, builds the assertion signer,
+// connects or embeds the stores and builds the account core; it reads and writes no data.
+// Close releases everything. Errors: keys that cannot be written, routes that send
+// assertions without an assertion key, stores that cannot be started or reached.
 func (p *Prepared) Open(ctx context.Context) (*App, error) {
 	cfg := p.Config
 	devDir := ""
@@ -40,11 +46,18 @@ func (p *Prepared) Open(ctx context.Context) (*App, error) {
 	if ac.Email, err = emailConfig(cfg, p.Log); err != nil {
 		return nil, err
 	}
+	assertions, err := authsvc.NewAssertions(keys, authsvc.AssertionConfig{TTL: cfg.Tokens.AssertionTTL, Issuer: cfg.Tokens.Issuer})
+	switch {
+	case errors.Is(err, authsvc.ErrNoAssertionKey) && !cfg.UsesAssertions():
+		assertions = nil
+	case err != nil:
+		return nil, fmt.Errorf("keys: %w", err)
+	}
 	st, err := openStores(ctx, cfg, p.Log)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Prepared: p, stores: st}
+	a := &App{Prepared: p, Keys: keys, Assertions: assertions, stores: st}
 	a.Accounts, err = authsvc.New(ac, st.db, st.rdb)
 	if err != nil {
 		st.close(p.Log)

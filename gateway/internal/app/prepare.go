@@ -200,6 +200,7 @@ func Rules(routes []config.Route) []routing.Rule {
 			Upstream: r.Upstream, Access: access, Roles: r.Roles,
 			PassAuthorization: r.PassAuthorization, PassCookies: r.PassCookies,
 			SkipCSRF: r.CSRF != nil && !*r.CSRF,
+			Name:     r.Name, Assertion: r.Assertion,
 		})
 	}
 	return out
@@ -210,5 +211,8 @@ func keyConfig(c *config.Config) authsvc.KeyConfig {
 	return authsvc.KeyConfig{
 		Access:  authsvc.KeySpec{Private: t.AccessPrivateKey, Public: t.AccessPublicKey, Previous: t.AccessPreviousPublicKeys},
 		Refresh: authsvc.KeySpec{Private: t.RefreshPrivateKey, Public: t.RefreshPublicKey, Previous: t.RefreshPreviousPublicKeys},
+		Assertion: authsvc.KeySpec{
+			Private: t.AssertionPrivateKey, Public: t.AssertionPublicKey, Previous: t.AssertionPreviousPublicKeys,
+		},
 	}
 }

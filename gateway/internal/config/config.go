@@ -118,6 +118,14 @@ type Tokens struct {
 	RefreshPublicKey          string        `koanf:"refresh_public_key"`
 	AccessPreviousPublicKeys  []string      `koanf:"access_previous_public_keys"`
 	RefreshPreviousPublicKeys []string      `koanf:"refresh_previous_public_keys"`
+	// AssertionTTL is the lifetime of the identity assertions routes with assertion send
+	// upstream (whole seconds, 1s..60s); each is reused while more than half is left.
+	AssertionTTL time.Duration `koanf:"assertion_ttl"`
+	// The assertion signing key and its verify-only predecessors; required in production
+	// only when a route has assertion, generated in development.
+	AssertionPrivateKey         string   `koanf:"assertion_private_key"`
+	AssertionPublicKey          string   `koanf:"assertion_public_key"`
+	AssertionPreviousPublicKeys []string `koanf:"assertion_previous_public_keys"`
 }
 
 // Sessions configures the sliding idle expiry, the absolute maximum and how many
@@ -248,6 +256,20 @@ type Route struct {
 	// CSRF false exempts the route from the cross-origin check (an API that takes
 	// cookie-authenticated form posts from other origins on purpose). Default true.
 	CSRF *bool `koanf:"csrf"`
+	// Name names the upstream application: the audience of its identity assertions.
+	Name string `koanf:"name"`
+	// Assertion sends a signed identity assertion (X-Auth-Assertion) upstream.
+	Assertion bool `koanf:"assertion"`
+}
+
+// UsesAssertions reports whether any route sends identity assertions.
+func (c *Config) UsesAssertions() bool {
+	for _, r := range c.Routes {
+		if r.Assertion {
+			return true
+		}
+	}
+	return false
 }
 
 // Production reports whether the gateway runs in production mode.

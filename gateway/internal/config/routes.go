@@ -58,3 +58,21 @@ func validatePolicy(key string, r Route, p *problems) {
 			PolicyPublic, PolicyAuthenticated, PolicyRoles, r.Policy)
 	}
 }
+
+// validateAudiences keeps an assertion's audience apart from the access tokens': an
+// upstream that checks only "aud" must never take an access token passed to it
+// (pass_authorization) for an assertion.
+func validateAudiences(c *Config, p *problems) {
+	for i, r := range c.Routes {
+		if !r.Assertion {
+			continue
+		}
+		aud, key := r.Name, fmt.Sprintf("routes[%d].name", i)
+		if aud == "" {
+			aud, key = r.Upstream, fmt.Sprintf("routes[%d].upstream", i)
+		}
+		if aud != "" && aud == c.Tokens.Audience {
+			p.add(key, "is the audience of identity assertions and must differ from tokens.audience (%q)", c.Tokens.Audience)
+		}
+	}
+}

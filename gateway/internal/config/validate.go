@@ -16,6 +16,7 @@ import (
 // Limits enforced by validate.
 const (
 	maxLeeway         = 60 * time.Second
+	maxAssertionTTL   = 60 * time.Second
 	minPasswordLength = 8
 	maxPasswordLength = 1024
 )
@@ -115,6 +116,7 @@ func validate(c *Config, p *problems) {
 	}
 	validateRoutes(c.Routes, p)
 	validateEmail(c, p)
+	validateAudiences(c, p)
 	if c.Production() {
 		validateProduction(c, p)
 	}
@@ -217,6 +219,14 @@ func validateTokens(t *Tokens, p *problems) {
 			p.add(fmt.Sprintf("tokens.refresh_previous_public_keys[%d]", i), "must not be empty")
 		}
 	}
+	for i, k := range t.AssertionPreviousPublicKeys {
+		if strings.TrimSpace(k) == "" {
+			p.add(fmt.Sprintf("tokens.assertion_previous_public_keys[%d]", i), "must not be empty")
+		}
+	}
+	if t.AssertionTTL < time.Second || t.AssertionTTL > maxAssertionTTL || t.AssertionTTL%time.Second != 0 {
+		p.add("tokens.assertion_ttl", "must be whole seconds between 1s and %s", maxAssertionTTL)
+	}
 }
 
 // validatePasswords checks the password limits and the bootstrap admin.
@@ -265,6 +275,11 @@ func validateProduction(c *Config, p *problems) {
 		{"tokens.access_public_key", c.Tokens.AccessPublicKey},
 		{"tokens.refresh_private_key", c.Tokens.RefreshPrivateKey},
 		{"tokens.refresh_public_key", c.Tokens.RefreshPublicKey},
+	}
+	if c.UsesAssertions() {
+		required = append(required,
+			struct{ key, value string }{"tokens.assertion_private_key", c.Tokens.AssertionPrivateKey},
+			struct{ key, value string }{"tokens.assertion_public_key", c.Tokens.AssertionPublicKey})
 	}
 	for _, r := range required {
 		if strings.TrimSpace(r.value) == "" {

@@ -522,7 +522,7 @@ func (p *Proxy) writeRequest(bw *bufio.Writer, r *http.Request, h *routeProxy, f
 	if httpguts.HeaderValuesContainsToken(in["Te"], "trailers") {
 		wr.set("Te", "trailers")
 	}
-	p.added(r, f, wr.set)
+	p.added(r, route, f, wr.set)
 	if wr.err != nil {
 		return wr.err
 	}

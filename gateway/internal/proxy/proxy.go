@@ -53,6 +53,9 @@ type Options struct {
 	// Sockets, when set, tracks upgraded connections (WebSockets), so that those of a
 	// signed-in session are closed when the session ends, and all at shutdown.
 	Sockets *sockets.Watcher
+	// Assertions, when set, signs the X-Auth-Assertion of routes with Assertion; nil
+	// sends none.
+	Assertions Assertions
 }
 
 // Proxy forwards requests to routes. It is safe for concurrent use. It keeps one
@@ -70,6 +73,7 @@ type Proxy struct {
 	requestID    string
 	logger       *slog.Logger
 	sockets      *sockets.Watcher
+	assertions   Assertions
 	buffers      *bufferPool
 	direct       *direct  // nil: every request through httputil.ReverseProxy
 	handlers     sync.Map // *routing.Route → *routeProxy
@@ -99,6 +103,7 @@ func New(opts Options) (*Proxy, error) {
 		requestID:    textproto.CanonicalMIMEHeaderKey(opts.RequestIDHeader),
 		logger:       opts.Logger,
 		sockets:      opts.Sockets,
+		assertions:   opts.Assertions,
 		buffers:      newBufferPool(),
 	}
 	if p.trust == nil {
@@ -245,7 +250,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, route *routing.Route) {
 		stripCookies(out, p.cookieNames)
 	}
 	f, _ := in.Context().Value(forwardingKey{}).(*forwarding)
-	p.added(in, f, func(k, v string) { out[k] = []string{v} })
+	p.added(in, route, f, func(k, v string) { out[k] = []string{v} })
 }
 
 // dropsClient reports whether the client's header k (canonical) stays behind on the
@@ -268,12 +273,17 @@ func (p *Proxy) dropsClient(k string, route *routing.Route) bool {
 }
 
 // added calls set with every header the gateway itself sends upstream: the identity
-// of an authenticated decision, the client as the gateway saw it (a trusted proxy's
+// of an authenticated decision (and the route's signed assertion of it), the client as the gateway saw it (a trusted proxy's
 // view of the client is kept: chain, scheme, host, as Caddy does; anyone else's is
 // replaced, SECURITY.md H3), and the request id.
-func (p *Proxy) added(in *http.Request, f *forwarding, set func(k, v string)) {
+func (p *Proxy) added(in *http.Request, route *routing.Route, f *forwarding, set func(k, v string)) {
 	if f != nil && f.decision.Authenticated {
 		p.headers.Each(f.decision.Identity, set)
+		if route.Assertion {
+			if tok, ok := p.assertion(route, f.decision.Identity); ok {
+				set(HeaderAssertion, tok)
+			}
+		}
 	}
 	if xff := p.trust.ForwardedFor(in); xff != "" {
 		set("X-Forwarded-For", xff)

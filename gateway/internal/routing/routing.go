@@ -56,7 +56,7 @@ var (
 type RuleError struct {
 	Index  int    // the rule's position
 	Path   string // its path, as given
-	Field  string // "host", "path", "methods", "upstream", "roles", "policy"; "" for the rule as a whole
+	Field  string // "host", "path", "methods", "upstream", "roles", "policy", "name", "assertion"; "" for the rule as a whole
 	Reason string
 }
 
@@ -99,6 +99,12 @@ type Rule struct {
 	// SkipCSRF exempts the rule from the cross-site check of cookie-authenticated
 	// unsafe requests.
 	SkipCSRF bool
+	// Name names the upstream application; it is the audience of the route's identity
+	// assertions. Optional.
+	Name string
+	// Assertion sends a signed identity assertion (X-Auth-Assertion) upstream besides the
+	// identity headers, addressed to Audience.
+	Assertion bool
 }
 
 // Route is a compiled, validated rule. Treat it as immutable: the table and the
@@ -127,6 +133,18 @@ func (r *Route) Allows(role string) bool {
 
 // Public reports whether the route is forwarded without authentication.
 func (r *Route) Public() bool { return r.Access == Public }
+
+// Audience is the "aud" of the route's identity assertions: its Name, or else its Upstream
+// exactly as configured.
+func (r *Route) Audience() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.Upstream
+}
+
+// maxNameLen bounds a route name (it travels in every assertion).
+const maxNameLen = 200
 
 // Table is an ordered, immutable route table, safe for concurrent use.
 type Table struct {
@@ -229,6 +247,17 @@ func compile(i int, rule Rule) (*Route, error) {
 		}
 	default:
 		return nil, fail("policy", "unknown access level %v", rule.Access)
+	}
+	if len(rule.Name) > maxNameLen || strings.ContainsFunc(rule.Name, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil, fail("name", "must be at most %d characters without spaces or control characters", maxNameLen)
+	}
+	if rule.Assertion {
+		switch {
+		case rule.Access == Public:
+			return nil, fail("assertion", "needs a signed-in caller: a public route has no identity to assert")
+		case target == nil:
+			return nil, fail("assertion", "needs an upstream: forward-auth answers carry no assertion")
+		}
 	}
 	rule.Methods = methods
 	rule.Roles = slices.Clone(rule.Roles)

@@ -42,6 +42,11 @@ func TestNewTableRejects(t *testing.T) {
 		{"roles without roles", []Rule{with(func(r *Rule) { r.Access = Roles })}, "at least one role"},
 		{"empty role", []Rule{with(func(r *Rule) { r.Access = Roles; r.Roles = []string{""} })}, "empty role"},
 		{"roles on authenticated", []Rule{with(func(r *Rule) { r.Roles = []string{"admin"} })}, "only allowed"},
+		{"assertion on a public route", []Rule{with(func(r *Rule) { r.Access = Public; r.Assertion = true })}, "assertion: needs a signed-in caller"},
+		{"assertion without upstream", []Rule{with(func(r *Rule) { r.Upstream = ""; r.Assertion = true })}, "assertion: needs an upstream"},
+		{"name with a space", []Rule{with(func(r *Rule) { r.Name = "users app" })}, "name: must be"},
+		{"name with a control character", []Rule{with(func(r *Rule) { r.Name = "users\napp" })}, "name: must be"},
+		{"name too long", []Rule{with(func(r *Rule) { r.Name = strings.Repeat("n", 201) })}, "name: must be"},
 		{"catch-all first", []Rule{
 			{Path: "/", Upstream: up, Access: Public},
 			{Path: "/api", Upstream: up, Access: Roles, Roles: []string{"admin"}},
@@ -198,5 +203,25 @@ func TestAccessString(t *testing.T) {
 		if got := a.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", int(a), got, want)
 		}
+	}
+}
+
+// TestAudience: an assertion is addressed to the route's name, or else to its upstream as
+// written (trailing slash and all).
+func TestAudience(t *testing.T) {
+	t.Parallel()
+	table, err := NewTable([]Rule{
+		{Path: "/a", Upstream: up + "/base/", Access: Authenticated, Assertion: true},
+		{Path: "/b", Upstream: up, Access: Roles, Roles: []string{"admin"}, Assertion: true, Name: "urn:example:users"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := table.Routes()
+	if got := routes[0].Audience(); got != up+"/base/" {
+		t.Errorf("audience without a name = %q", got)
+	}
+	if got := routes[1].Audience(); got != "urn:example:users" || !routes[1].Assertion {
+		t.Errorf("audience with a name = %q", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/authgate/authgate/gateway/internal/wellknown"
 )
 
 // routes lists every path the gateway serves itself; anything else, in any method
@@ -16,6 +18,8 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	e.Match(read, "/healthz", s.healthz)
 	e.Match(read, "/readyz", s.readyz)
 	e.Match(read, "/api/healthChecker", s.healthChecker)
+	// The public keys of access tokens and identity assertions, for upstreams.
+	e.Match(read, wellknown.JWKSPath, s.deps.WellKnown.JWKS)
 
 	a := s.deps.API
 	auth := e.Group("/api/auth", middleware.BodyLimit(s.deps.BodyLimit), noStore)

@@ -28,6 +28,7 @@ import (
 	"github.com/authgate/authgate/gateway/internal/proxy"
 	"github.com/authgate/authgate/gateway/internal/routing"
 	"github.com/authgate/authgate/gateway/internal/sockets"
+	"github.com/authgate/authgate/gateway/internal/wellknown"
 )
 
 // Deps are the server's collaborators and settings; every field is required unless it
@@ -49,6 +50,10 @@ type Deps struct {
 	SignInURL string
 	Transport http.RoundTripper // upstream transport, shared by every runtime
 	Sockets   *sockets.Watcher  // upgraded connections of signed-in sessions; optional
+	// WellKnown serves /.well-known/jwks.json, the keys upstreams verify with.
+	WellKnown *wellknown.Handler
+	// Assertions signs the X-Auth-Assertion of routes with assertion; optional (nil: none).
+	Assertions proxy.Assertions
 	// StripHeaders are extra client header names (or "prefix*") removed before routing,
 	// besides the built-in identity headers (SECURITY.md H1). Optional.
 	StripHeaders []string
@@ -84,7 +89,7 @@ type runtime struct {
 func New(d Deps) (*Server, error) {
 	if d.API == nil || d.Login == nil || d.Auth == nil || d.Routes == nil || d.Trust == nil || d.Jar == nil || d.Headers == nil ||
 		d.Errors == nil || d.CSRF == nil || d.Tokens == nil || d.SignInURL == "" || d.Transport == nil ||
-		d.BodyLimit == "" || d.Logger == nil || d.AccessLog == nil {
+		d.WellKnown == nil || d.BodyLimit == "" || d.Logger == nil || d.AccessLog == nil {
 		return nil, errors.New("server: a required dependency is missing")
 	}
 	if d.Email == nil {
@@ -110,6 +115,7 @@ func (s *Server) SetRoutes(routes *routing.Table) error {
 		CookieNames:  d.Jar.Names(),
 		Logger:       d.Logger,
 		Sockets:      d.Sockets,
+		Assertions:   d.Assertions,
 	})
 	if err != nil {
 		return err
