@@ -168,3 +168,27 @@ func TestCacheOff(t *testing.T) {
 		t.Fatalf("TTL 0 served a copy: %v", err)
 	}
 }
+
+// BenchmarkCacheGet is the hot-path session lookup as a proxied request makes it: from
+// the replica's memory (subscription up, entry fresh); BenchmarkGet is the Redis read.
+func BenchmarkCacheGet(b *testing.B) {
+	rdb, prefix := storetest.Redis(b)
+	st := mustNew(b, rdb, sessions.Config{Prefix: prefix, IdleTTL: time.Hour, MaxTTL: time.Hour, Grace: time.Second,
+		Timeout: time.Second, MaxPerUser: 50})
+	cache := sessions.NewCache(st, time.Hour, 0, nil)
+	cache.MarkUp()
+	ctx := context.Background()
+	s, _, err := st.Create(ctx, sessions.Session{ID: id("s"), UserID: id("u"), Role: "user", RefreshJTI: id("j")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := cache.Get(ctx, s.UserID, s.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

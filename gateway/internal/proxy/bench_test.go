@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/gateway/internal/routing"
 )
@@ -18,6 +19,9 @@ import (
 // plain httputil reverse proxy. Run them together:
 //
 //	go test -run '^$' -bench 'Forward|PlainReverseProxy' -benchmem ./gateway/internal/proxy/
+//
+// BenchmarkForwardReverseProxy is the gateway's own forwarding on ReverseProxy, which
+// is what requests the direct path does not take get.
 
 func benchUpstream(b *testing.B) *httptest.Server {
 	b.Helper()
@@ -77,11 +81,21 @@ func runBench(b *testing.B, front *httptest.Server) {
 }
 
 // BenchmarkForward: an authenticated route with an identity in the decision, the
-// gateway's hot path minus authentication.
-func BenchmarkForward(b *testing.B) {
+// gateway's hot path minus authentication (by the direct path).
+func BenchmarkForward(b *testing.B) { benchForward(b, nil) }
+
+// BenchmarkForwardReverseProxy: the same through the Proxy's httputil.ReverseProxy path
+// (the bare *http.Transport gives the Proxy no direct path).
+func BenchmarkForwardReverseProxy(b *testing.B) {
+	tr := NewTransport(5*time.Second, 30*time.Second)
+	b.Cleanup(tr.CloseIdleConnections)
+	benchForward(b, tr.std)
+}
+
+func benchForward(b *testing.B, transport http.RoundTripper) {
 	up := benchUpstream(b)
 	route := mustRoute(b, routing.Rule{Upstream: up.URL, Access: routing.Authenticated})
-	p := newProxy(b, Options{})
+	p := newProxy(b, Options{Transport: transport})
 	p.Prepare([]*routing.Route{route})
 	id := Identity{UserID: "65f1c0ffee0000000000beef", Role: "user"}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
