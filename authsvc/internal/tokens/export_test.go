@@ -14,3 +14,10 @@ func (c *Codec) TTL() time.Duration { return c.ttl }
 
 // Type returns the token type the Codec issues and accepts (tests only).
 func (c *Codec) Type() Type { return c.typ }
+
+// Rejected reports how many refused tokens the cache remembers (tests only).
+func (k *Cache) Rejected() int {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return len(k.rejected)
+}

@@ -3,6 +3,7 @@ package tokens
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -28,12 +29,22 @@ type parsedClaims struct {
 // "iss" or "aud", or an empty "sub", "sid" or "jti". There is no "expired but otherwise
 // valid" outcome.
 func (c *Codec) Parse(token string) (Claims, error) {
-	claims, reason := c.parse(token)
-	if reason != "" {
-		return Claims{}, fmt.Errorf("%w: %s", ErrInvalid, reason)
-	}
-	return claims, nil
+	claims, _, err := c.parseRetry(token)
+	return claims, err
 }
+
+// parseRetry is Parse, also saying whether a refused token may be accepted later (its
+// nbf or iat is still ahead), so that a cache does not remember that refusal.
+func (c *Codec) parseRetry(token string) (claims Claims, later bool, err error) {
+	claims, reason := c.parse(token)
+	if reason == "" {
+		return claims, false, nil
+	}
+	return Claims{}, reason == reasonNotYet, fmt.Errorf("%w: %s", ErrInvalid, reason)
+}
+
+// reasonNotYet is parse's reason for a token whose nbf or iat lies ahead.
+const reasonNotYet = "token not valid yet"
 
 // parse returns the claims or a non-empty reason for rejecting the token. The reason is
 // meant for logs: it names the failed check and carries no claim values.
@@ -57,6 +68,12 @@ func (c *Codec) parse(token string) (Claims, string) {
 	if reason != "" {
 		return Claims{}, reason
 	}
+	if c.expired(parts[1]) {
+		// Refused before the signature check: expiry is read from the payload as sent,
+		// and a token past it is refused whatever its signature, so an expired token
+		// costs a base64 and JSON decode, not a public-key operation.
+		return Claims{}, "token is expired"
+	}
 	var pc parsedClaims
 	_, err := c.parsers[key.Alg].ParseWithClaims(token, &pc, func(t *jwt.Token) (any, error) {
 		// Belt and braces: the parser already enforces WithValidMethods.
@@ -66,6 +83,9 @@ func (c *Codec) parse(token string) (Claims, string) {
 		return key.Public, nil
 	})
 	if err != nil {
+		if errors.Is(err, jwt.ErrTokenNotValidYet) || errors.Is(err, jwt.ErrTokenUsedBeforeIssued) {
+			return Claims{}, reasonNotYet
+		}
 		return Claims{}, err.Error()
 	}
 	switch {
@@ -85,6 +105,22 @@ func (c *Codec) parse(token string) (Claims, string) {
 		IssuedAt:  pc.IssuedAt.Time,
 		ExpiresAt: pc.ExpiresAt.Time,
 	}, ""
+}
+
+// expired reports whether the payload segment names an "exp" that, with the leeway, has
+// passed. Anything it cannot read is left to the full parse.
+func (c *Codec) expired(seg string) bool {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+	if err != nil {
+		return false
+	}
+	var p struct {
+		Exp *jwt.NumericDate `json:"exp"`
+	}
+	if json.Unmarshal(raw, &p) != nil || p.Exp == nil {
+		return false
+	}
+	return !c.clock().Before(p.Exp.Add(c.leeway))
 }
 
 // checkHeader decodes the JOSE header and returns the key of the key set named by "kid"
