@@ -42,10 +42,13 @@ type Config struct {
 
 	Keys *Keys // from LoadKeys
 
-	PasswordMaxLength   int    // characters
-	MaxConcurrentHashes int    // argon2id computations at once
-	HashMemoryKiB       uint32 // argon2id memory; 0 means the OWASP 19 MiB (tests may lower it)
-	HashIterations      uint32 // argon2id passes; 0 means 2
+	PasswordMaxLength   int // characters
+	MaxConcurrentHashes int // argon2id computations at once
+	// HashWait is how long a caller waits for a hashing slot before ErrUnavailable;
+	// 0 means password.DefaultMaxWait.
+	HashWait       time.Duration
+	HashMemoryKiB  uint32 // argon2id memory; 0 means the OWASP 19 MiB (tests may lower it)
+	HashIterations uint32 // argon2id passes; 0 means 2
 
 	RedisPrefix  string        // prefix of every key
 	RedisTimeout time.Duration // per Redis call
@@ -196,6 +199,10 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 	if cfg.HashIterations > 0 {
 		params.Time = cfg.HashIterations
 	}
+	hasher := password.NewHasher(params, cfg.MaxConcurrentHashes, 1024, nil)
+	if cfg.HashWait > 0 {
+		hasher.SetMaxWait(cfg.HashWait)
+	}
 	return &Service{
 		cfg:      cfg,
 		rules:    Rules{PasswordMaxLength: cfg.PasswordMaxLength},
@@ -208,7 +215,7 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 		refresh:  refresh,
 
 		verifiedRefresh: tokens.NewCache(refresh, 0),
-		hasher:          password.NewHasher(params, cfg.MaxConcurrentHashes, 1024, nil),
+		hasher:          hasher,
 		forgot:          make(chan forgotJob, forgotQueueSize),
 	}, nil
 }

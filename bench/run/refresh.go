@@ -26,7 +26,7 @@ type driverLeg struct {
 	round       int
 	wall        time.Duration
 	ok          int64
-	busy        int64 // 503s (login: no hashing slot within 2 s)
+	busy        int64 // 503s (login: no hashing slot within passwords.max_wait)
 	errors      int64 // everything else that was not a 200
 	statuses    map[int]int64
 	p50, p90    time.Duration

@@ -112,7 +112,7 @@ func (s *suite) loginTargets() []verdict {
 	}
 	total := int64(len(l.legs) * l.users)
 	return []verdict{
-		judge(busy == 0 && other == 0, "%s without errors: %d of %d ok over %d rounds, %d × 503 (no hashing slot within 2 s), %d other errors",
+		judge(busy == 0 && other == 0, "%s without errors: %d of %d ok over %d rounds, %d × 503 (no hashing slot within passwords.max_wait), %d other errors",
 			label, ok, total, len(l.legs), busy, other),
 		judge(float64(peak)*1024 < 300e6, "%s: gateway peak RSS %s (target < 300 MB)", label, fmtMB(peak)),
 	}

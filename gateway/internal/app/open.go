@@ -95,6 +95,7 @@ func accountConfig(cfg *config.Config, keys *authsvc.Keys, log *slog.Logger) aut
 		Keys:                keys,
 		PasswordMaxLength:   cfg.Passwords.MaxLength,
 		MaxConcurrentHashes: cfg.Passwords.HashConcurrency(),
+		HashWait:            cfg.Passwords.MaxWait,
 		RedisPrefix:         cfg.Redis.KeyPrefix,
 		RedisTimeout:        cfg.Redis.Timeout,
 		MongoTimeout:        cfg.MongoDB.Timeout,

@@ -164,6 +164,9 @@ type Passwords struct {
 	// MaxConcurrentHashes bounds parallel hash computations; 0 means
 	// 2×GOMAXPROCS (see HashConcurrency).
 	MaxConcurrentHashes int `koanf:"max_concurrent_hashes"`
+	// MaxWait is how long a login or registration waits for a hashing slot before it is
+	// answered 503: a burst queues this long instead of failing at once.
+	MaxWait time.Duration `koanf:"max_wait"`
 }
 
 // Bootstrap optionally creates an admin account at start-up.

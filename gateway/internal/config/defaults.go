@@ -38,7 +38,7 @@ func defaults() Config {
 		Sessions:       Sessions{IdleTTL: 60 * time.Minute, MaxTTL: 168 * time.Hour, MaxPerUser: 50, CacheTTL: 2 * time.Second},
 		Cookies:        Cookies{RefreshPath: "/", Secure: false, Domain: "", HostPrefix: false},
 		CORS:           CORS{Origins: []string{"http://localhost:3000"}},
-		Passwords:      Passwords{MaxLength: 64, MaxConcurrentHashes: 0},
+		Passwords:      Passwords{MaxLength: 64, MaxConcurrentHashes: 0, MaxWait: 10 * time.Second},
 		Bootstrap:      Bootstrap{AdminName: "Admin"},
 		TrustedProxies: []string{},
 		Server: Server{

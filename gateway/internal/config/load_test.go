@@ -87,7 +87,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"sessions", c.Sessions, Sessions{IdleTTL: time.Hour, MaxTTL: 168 * time.Hour, MaxPerUser: 50, CacheTTL: 2 * time.Second}},
 		{"cookies", c.Cookies, Cookies{RefreshPath: "/"}},
 		{"cors", c.CORS.Origins, []string{"http://localhost:3000"}},
-		{"passwords", c.Passwords, Passwords{MaxLength: 64}},
+		{"passwords", c.Passwords, Passwords{MaxLength: 64, MaxWait: 10 * time.Second}},
 		{"bootstrap", c.Bootstrap, Bootstrap{AdminName: "Admin"}},
 		{"trusted_proxies", len(c.TrustedProxies), 0},
 		{"max_header_bytes", c.Server.MaxHeaderBytes, 65536},

@@ -239,6 +239,9 @@ func validatePasswords(c *Config, p *problems) {
 	if c.Passwords.MaxConcurrentHashes < 0 {
 		p.add("passwords.max_concurrent_hashes", "must be >= 0 (0 means 2×GOMAXPROCS)")
 	}
+	if w := c.Passwords.MaxWait; w < 100*time.Millisecond || w > time.Minute {
+		p.add("passwords.max_wait", "must be between 100ms and 1m")
+	}
 	b := c.Bootstrap
 	switch {
 	case b.AdminEmail == "" && b.AdminPassword == "":

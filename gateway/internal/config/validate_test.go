@@ -123,6 +123,8 @@ func TestLoadValidation(t *testing.T) {
 		{"max_length small", "passwords:\n  max_length: 4\n", "passwords.max_length: must be between 8 and 1024"},
 		{"max_length big", "passwords:\n  max_length: 2000\n", "passwords.max_length: must be between 8 and 1024"},
 		{"negative hashes", "passwords:\n  max_concurrent_hashes: -1\n", "passwords.max_concurrent_hashes: must be >= 0"},
+		{"hash wait too short", "passwords:\n  max_wait: 10ms\n", "passwords.max_wait: must be between 100ms and 1m"},
+		{"hash wait too long", "passwords:\n  max_wait: 2m\n", "passwords.max_wait: must be between 100ms and 1m"},
 		{"bootstrap email only", "bootstrap:\n  admin_email: a@b.example\n", "bootstrap.admin_password: required when bootstrap.admin_email is set"},
 		{"bootstrap password only", "bootstrap:\n  admin_password: longenough\n", "bootstrap.admin_email: required when bootstrap.admin_password is set"},
 		{"bootstrap short password", "bootstrap:\n  admin_email: a@b.example\n  admin_password: short\n", "bootstrap.admin_password: must be at least 8 characters"},
