@@ -158,8 +158,13 @@ func run(ctx context.Context, o options) (string, error) {
 	if err := s.measure(ctx); err != nil {
 		return "", err
 	}
+	resultsDir, err := s.resultsDir()
+	if err != nil {
+		return "", err
+	}
+	s.profileMisses(ctx, resultsDir, s.stem())
 	s.wall = time.Since(s.started)
-	return s.write()
+	return s.write(resultsDir)
 }
 
 // removeStaleDirs deletes the temporary directories of runs that were killed before they

@@ -21,6 +21,7 @@ type proc struct {
 	name    string
 	cmd     *exec.Cmd
 	addr    string // from its "listening" log line, when it writes one
+	pprof   string // the gateway's pprof address ("pprof listening"), when it has one
 	logPath string // its stdout and stderr
 
 	done    chan struct{}
@@ -115,7 +116,10 @@ func (ps *procs) start(ctx context.Context, s spec) (*proc, error) {
 }
 
 // findListening looks for the "listening" line in the first 1 MiB of p's output.
-func (p *proc) findListening() (string, bool) {
+func (p *proc) findListening() (string, bool) { return p.findLog("listening") }
+
+// findLog looks for a line with msg and an addr in the first 1 MiB of p's output.
+func (p *proc) findLog(msg string) (string, bool) {
 	f, err := os.Open(p.logPath)
 	if err != nil {
 		return "", false
@@ -124,7 +128,7 @@ func (p *proc) findListening() (string, bool) {
 	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if a, ok := listeningAddr(sc.Bytes()); ok {
+		if a, ok := logAddr(sc.Bytes(), msg); ok {
 			return a, true
 		}
 	}
@@ -147,15 +151,18 @@ func (p *proc) output() string {
 }
 
 // listeningAddr parses a JSON log line and returns its addr when msg is "listening".
-func listeningAddr(line []byte) (string, bool) {
-	if !bytes.Contains(line, []byte(`"listening"`)) {
+func listeningAddr(line []byte) (string, bool) { return logAddr(line, "listening") }
+
+// logAddr parses a JSON log line and returns its addr when its msg is msg.
+func logAddr(line []byte, msg string) (string, bool) {
+	if !bytes.Contains(line, []byte(`"`+msg+`"`)) {
 		return "", false
 	}
 	var v struct {
 		Msg  string `json:"msg"`
 		Addr string `json:"addr"`
 	}
-	if json.Unmarshal(line, &v) != nil || v.Msg != "listening" || v.Addr == "" {
+	if json.Unmarshal(line, &v) != nil || v.Msg != msg || v.Addr == "" {
 		return "", false
 	}
 	return v.Addr, true

@@ -17,7 +17,8 @@ type refreshRun struct {
 	gw       *proc
 	sessions int
 	legs     []driverLeg
-	signing  []rate // one per round, measured just before that round's leg
+	signing  []rate   // one per round, measured just before that round's leg
+	tokens   []string // each session's current refresh token after the last leg ("": spent)
 	err      string
 }
 
@@ -69,6 +70,7 @@ func runRefresh(ctx context.Context, st *stack, r *refreshRun, users []benchUser
 			return err
 		}
 		r.legs = append(r.legs, l)
+		r.tokens = tokens
 		progress("   %s round %d: %6.0f refresh/s (signing alone %.0f/s serial, %.0f/s parallel)  p99 %s  errors %d",
 			r.alg, round, l.rps, sr.serial, sr.parallel, fmtDur(l.p99), l.errors+l.busy)
 	}

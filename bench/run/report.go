@@ -8,9 +8,8 @@ import (
 	"time"
 )
 
-// write renders the report and the chart into the results directory and returns the
-// report's path.
-func (s *suite) write() (string, error) {
+// resultsDir creates and returns the directory of the report, chart and profiles.
+func (s *suite) resultsDir() (string, error) {
 	dir := s.opts.out
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(s.root, dir)
@@ -18,7 +17,15 @@ func (s *suite) write() (string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("results dir: %w", err)
 	}
-	name := s.info.date.Format("2006-01-02") + "-" + s.info.host
+	return dir, nil
+}
+
+// stem is the file name of this run's results without an extension: <date>-<host>.
+func (s *suite) stem() string { return s.info.date.Format("2006-01-02") + "-" + s.info.host }
+
+// write renders the report and the chart into dir and returns the report's path.
+func (s *suite) write(dir string) (string, error) {
+	name := s.stem()
 	chart := name + "." + s.opts.chartFormat
 	chartNote := ""
 	if err := s.chart(filepath.Join(dir, chart)); err != nil {
@@ -35,6 +42,7 @@ func (s *suite) write() (string, error) {
 	s.renderRefresh(&b)
 	s.renderLogin(&b)
 	s.renderIdle(&b)
+	s.renderProfiles(&b)
 	path := filepath.Join(dir, name+".md")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil { //nolint:gosec // G306: a report to commit
 		return "", fmt.Errorf("report: %w", err)

@@ -51,7 +51,15 @@ func fakeSuite(t *testing.T) *suite {
 
 func TestReportRendersEveryOutcome(t *testing.T) {
 	s := fakeSuite(t)
-	path, err := s.write()
+	s.profiles = []profile{
+		{key: "gateway-cookie", file: "2026-01-02-box-gateway-cookie.pprof", top: "flat  flat%\n  1s 50% main.work"},
+		{key: "refresh-EdDSA", err: "no refresh session is left to profile with"},
+	}
+	dir, err := s.resultsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := s.write(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +86,9 @@ func TestReportRendersEveryOutcome(t *testing.T) {
 		"| `gateway-bearer` | `plain-proxy` | 1.08× (1.10, 1.06) | 10250 | 9500 |",
 		"![throughput and latency per scenario](2026-01-02-box.svg)",
 		"every scenario of this group was skipped",
+		"## Profiles of missed targets",
+		"### `gateway-cookie`: [2026-01-02-box-gateway-cookie.pprof](2026-01-02-box-gateway-cookie.pprof)\n\n```\nflat  flat%\n  1s 50% main.work\n```",
+		"### `refresh-EdDSA`\n\nNo profile: no refresh session is left to profile with",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)

@@ -147,6 +147,8 @@ func (st *stack) startGateway(ctx context.Context, g gwSpec) (*proc, error) {
 		env["AUTHGATE_TOKENS__ACCESS_PUBLIC_KEY"] = kp.accessPub
 		env["AUTHGATE_TOKENS__REFRESH_PRIVATE_KEY"] = kp.refreshPath
 		env["AUTHGATE_TOKENS__REFRESH_PUBLIC_KEY"] = kp.refPub
+		// Profiles of missed targets (profile.go); idle until asked.
+		env["AUTHGATE_SERVER__PPROF_LISTEN"] = "127.0.0.1:0"
 	}
 	for k, v := range g.extra {
 		env[k] = v
@@ -158,6 +160,9 @@ func (st *stack) startGateway(ctx context.Context, g gwSpec) (*proc, error) {
 	p, err := st.ps.start(ctx, spec{name: "gateway-" + g.name, bin: st.bins.gateway, dir: dir, env: list, waitListening: true})
 	if err != nil {
 		return nil, err
+	}
+	if !g.embedded {
+		p.pprof, _ = p.findLog("pprof listening (unauthenticated: keep it on loopback)") // logged before "listening"
 	}
 	return p, nil
 }

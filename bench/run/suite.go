@@ -30,7 +30,8 @@ type suite struct {
 	idleErr                    string
 	refresh                    []*refreshRun
 	login                      *loginRun
-	other, steal               float64 // the machine's foreign load over the whole measurement
+	profiles                   []profile // of the scenarios whose targets were missed
+	other, steal               float64   // the machine's foreign load over the whole measurement
 }
 
 // measure starts everything and runs every scenario. Failures of one scenario are

@@ -9,7 +9,11 @@ import (
 type verdict struct {
 	state string // PASS, MISS or N/A
 	text  string
+	key   string // the scenario to profile when the target is missed ("": none)
 }
+
+// of names the scenario a verdict is about.
+func (v verdict) of(key string) verdict { v.key = key; return v }
 
 func judge(ok bool, format string, args ...any) verdict {
 	s := "MISS"
@@ -48,7 +52,7 @@ func ratioTarget(gs []*group, a, b string, minRatio float64, label string) verdi
 		return notApplicable(label, b+" "+why)
 	}
 	rs := ratios(va, vb, thrRPS)
-	return judge(mean(rs) >= minRatio, "%s: %s (target ≥ %.1f×)", label, fmtRatio(rs), minRatio)
+	return judge(mean(rs) >= minRatio, "%s: %s (target ≥ %.1f×)", label, fmtRatio(rs), minRatio).of(a)
 }
 
 // targets evaluates every target of issue 7 against this run's numbers.
@@ -67,7 +71,7 @@ func (s *suite) targets() []verdict {
 		out = append(out, judge(d <= time.Millisecond,
 			"`%s` p99 at %d req/s: %s vs `plain-proxy` %s, difference %s (target ≤ +1 ms)",
 			k, s.opts.plan.rate, fmtDur(meanDur(va, func(l leg) time.Duration { return l.lat.p99 })),
-			fmtDur(meanDur(vb, func(l leg) time.Duration { return l.lat.p99 })), signed(d)))
+			fmtDur(meanDur(vb, func(l leg) time.Duration { return l.lat.p99 })), signed(d)).of(k))
 	}
 	for _, k := range []string{"gateway-bearer", "gateway-cookie"} {
 		out = append(out, ratioTarget(gs, k, "peer-proxy", 2.5, "`"+k+"` req/s vs `peer-proxy` (oauth2-proxy)"))
@@ -84,7 +88,7 @@ func (s *suite) targets() []verdict {
 			continue
 		}
 		rs := r.ratios()
-		out = append(out, judge(mean(rs) >= 0.5, "%s: %.0f%% (per round: %s) (target ≥ 50%%)", label, 100*mean(rs), percents(rs)))
+		out = append(out, judge(mean(rs) >= 0.5, "%s: %.0f%% (per round: %s) (target ≥ 50%%)", label, 100*mean(rs), percents(rs)).of("refresh-"+r.alg))
 	}
 	out = append(out, s.loginTargets()...)
 	if s.idleErr != "" {
