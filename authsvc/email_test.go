@@ -100,6 +100,7 @@ func newMailCore(t *testing.T) (*authsvc.Service, *outbox, *clock, *mongo.Databa
 		IdleTTL: time.Hour, MaxTTL: 24 * time.Hour, MaxSessions: 3, Issuer: "authgate", Audience: "authgate",
 		Keys: keys, PasswordMaxLength: 64, MaxConcurrentHashes: 4, HashMemoryKiB: 64, HashIterations: 1,
 		RedisPrefix: prefix, RedisTimeout: 5 * time.Second, MongoTimeout: 5 * time.Second,
+		Audit: authsvc.AuditConfig{Retention: time.Hour, CleanupInterval: time.Minute},
 		Email: authsvc.EmailConfig{
 			Mailer: box, Letters: plainLetters{}, PublicURL: "https://app.example.test/",
 			VerificationRequired: true, VerificationTTL: 24 * time.Hour, SendTimeout: 5 * time.Second,
