@@ -68,13 +68,33 @@ func NewStore(db *mongo.Database, timeout, retention time.Duration, log *slog.Lo
 func (st *Store) EnsureIndexes(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, st.timeout)
 	defer cancel()
-	_, err := st.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "time", Value: -1}}, Options: options.Index().SetName("time")},
-		{Keys: bson.D{{Key: "type", Value: 1}, {Key: "time", Value: -1}}, Options: options.Index().SetName("type_time")},
-		{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "time", Value: -1}}, Options: options.Index().SetName("user_time")},
-	})
+	specs, err := st.coll.Indexes().ListSpecifications(ctx)
 	if err != nil {
-		return unavailable("create indexes", err)
+		return unavailable("list indexes", err)
+	}
+	have := map[string]bool{}
+	for _, s := range specs {
+		have[s.Name] = true
+	}
+	// One at a time, and only those missing: FerretDB v1 fails a createIndexes of
+	// several indexes that exist already.
+	for _, m := range []struct {
+		name string
+		keys bson.D
+	}{
+		{"time", bson.D{{Key: "time", Value: -1}}},
+		{"type_time", bson.D{{Key: "type", Value: 1}, {Key: "time", Value: -1}}},
+		{"user_time", bson.D{{Key: "userId", Value: 1}, {Key: "time", Value: -1}}},
+	} {
+		if have[m.name] {
+			continue
+		}
+		if _, err := st.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: m.keys, Options: options.Index().SetName(m.name)}); err != nil {
+			return unavailable("create index "+m.name, err)
+		}
+	}
+	if have["expiresAt_ttl"] {
+		return nil
 	}
 	if err := st.createTTL(ctx); err != nil {
 		st.log.DebugContext(ctx, "audit: no TTL index (the server refused it); expired events are deleted by the periodic cleanup",
