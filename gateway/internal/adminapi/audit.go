@@ -51,9 +51,9 @@ func (a *AuditAPI) Events(c echo.Context) error {
 			continue
 		}
 		n, err := strconv.Atoi(raw)
-		if err != nil {
+		if err != nil || n < 1 { // 0 given is not "the default"
 			bad = append(bad, p.name)
-			n = 1 // checked by the core as well, so that every problem is reported at once
+			n = 1 // the other parameters are checked by the core, so that every problem is reported at once
 		}
 		*p.dst = n
 	}
