@@ -107,8 +107,8 @@ func (r *Recorder) logEvent(ctx context.Context, e Event) {
 }
 
 // drop counts n lost events and logs the running total, at most once per dropLogEvery.
-func (r *Recorder) drop(ctx context.Context, n int, why string) {
-	total := r.dropped.Add(uint64(n))
+func (r *Recorder) drop(ctx context.Context, n uint64, why string) {
+	total := r.dropped.Add(n)
 	now := time.Now().UnixNano()
 	last := r.lastDropLog.Load()
 	if now-last < int64(dropLogEvery) && last != 0 {
@@ -169,6 +169,6 @@ func (r *Recorder) fill(batch []Event) []Event {
 func (r *Recorder) write(ctx context.Context, batch []Event) {
 	if err := r.sink.Insert(ctx, batch); err != nil {
 		r.log.WarnContext(ctx, "audit events not written", "events", len(batch), "error", err)
-		r.drop(ctx, len(batch), "write failed")
+		r.drop(ctx, uint64(len(batch)), "write failed")
 	}
 }
