@@ -335,6 +335,16 @@ func TestPasswordResetCore(t *testing.T) {
 	if _, ok := doc["passwordResetToken"]; ok {
 		t.Fatalf("token left on the user: %v", doc)
 	}
+	uid := doc["_id"].(bson.ObjectID).Hex()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) { // the audit log: one reset
+		p, err := s.AuditEvents(ctx, authsvc.AuditQuery{Type: "password.reset"})
+		if err == nil && p.Total == 1 && p.Events[0].UserID == uid && p.Events[0].Details["sessions_revoked"] != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("password.reset in the audit log: %+v, %v", p, err)
+		}
+	}
 
 	// Expiry: the token of a second request dies after ten minutes.
 	if err := s.ForgotPassword(ctx, "rita@example.com"); err != nil {

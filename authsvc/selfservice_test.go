@@ -78,7 +78,10 @@ func TestChangePasswordAndLogoutAll(t *testing.T) {
 		t.Fatalf("sessions after LogoutAll: %v, %v", list, err)
 	}
 
-	want := []string{"session.revoked_all", "password.changed", "password.change_fail"}
+	if err := s.SetRole(authsvc.WithActor(ctx, "000000000000000000000001"), u.ID, "editor"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"role.changed", "session.revoked_all", "password.changed", "password.change_fail"}
 	var got []string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		p, err := s.AuditEvents(ctx, authsvc.AuditQuery{UserID: u.ID})
@@ -96,8 +99,12 @@ func TestChangePasswordAndLogoutAll(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("audit events %v, want %v", got, want)
 	}
+	p, err := s.AuditEvents(ctx, authsvc.AuditQuery{Type: "role.changed", Limit: 1})
+	if err != nil || p.Events[0].ActorID != "000000000000000000000001" || p.Events[0].Details["role"] != "editor" {
+		t.Fatalf("role.changed: %+v, %v", p, err)
+	}
 	// A failed login names the email tried (the account is not looked up for the log).
-	p, err := s.AuditEvents(ctx, authsvc.AuditQuery{Type: "login.failure"})
+	p, err = s.AuditEvents(ctx, authsvc.AuditQuery{Type: "login.failure"})
 	if err != nil || p.Total != 1 || p.Events[0].Details["email"] != "cy@example.com" || p.Events[0].IP != "192.0.2.7" {
 		t.Fatalf("login failures: %+v, %v", p, err)
 	}
