@@ -38,14 +38,14 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	// A signed-in user's own sessions and password: each revocation reaches every
 	// replica and closes the revoked sessions' WebSockets.
 	acct := s.deps.Account
-	auth.GET("/sessions", acct.Sessions)
+	auth.Match(read, "/sessions", acct.Sessions)
 	auth.DELETE("/sessions/:id", acct.RevokeSession, s.sameSite)
 	auth.POST("/logout-all", acct.LogoutAll, s.sameSite)
 	auth.POST("/password", acct.ChangePassword, s.sameSite)
 
 	// The admin API: signed-in admins only (admin.go).
 	admin := e.Group("/api/admin", middleware.BodyLimit(s.deps.BodyLimit), noStore, s.withClient, s.adminOnly)
-	admin.GET("/audit", s.deps.Audit.Events)
+	admin.Match(read, "/audit", s.deps.Audit.Events)
 
 	// The browser sign-in page (SECURITY.md H6 for rd): login CSRF is refused like the
 	// JSON API's, and a link on another site cannot sign anyone out.
