@@ -275,4 +275,15 @@ func TestSelfServiceSessions(t *testing.T) {
 		expect(t, alice[0].do("GET", "/api/auth/sessions", nil), 401, "You are not logged in") // cookies gone
 		expect(t, via(bob, baseB).do("GET", "/echo", nil, "Authorization", "Bearer "+bobToken), 200, "")
 	})
+
+	t.Run("revoking the current session clears the cookies", func(t *testing.T) {
+		c := newClient(t, baseA)
+		s.login(t, c, "alice@example.com", "alice-new-password")
+		r := c.do("DELETE", "/api/auth/sessions/"+currentSession(t, mySessions(t, c)), nil)
+		expect(t, r, 200, "")
+		if ck := setCookies(t, r)["access_token"]; ck == nil || ck.MaxAge >= 0 && !strings.Contains(ck.Raw, "Max-Age=0") {
+			t.Fatalf("cookies not cleared: %v", r.Header.Values("Set-Cookie"))
+		}
+		expect(t, c.do("GET", "/api/auth/sessions", nil), 401, "You are not logged in")
+	})
 }
