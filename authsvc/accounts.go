@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/authsvc/internal/audit"
 	"github.com/authgate/authgate/authsvc/internal/password"
 	"github.com/authgate/authgate/authsvc/internal/sessions"
 	"github.com/authgate/authgate/authsvc/internal/users"
@@ -124,9 +125,13 @@ func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, 
 		}
 	}
 	if err != nil {
+		if errors.Is(err, ErrInvalidCredentials) {
+			s.loginFailed(ctx, NormalizeEmail(cr.Email), cl, "", err) // audit.go
+		}
 		return Grant{}, err
 	}
 	if s.cfg.Email.VerificationRequired && !u.Verified {
+		s.loginFailed(ctx, u.Email, cl, u.ID.Hex(), ErrNotVerified) // audit.go
 		return Grant{}, ErrNotVerified
 	}
 	sid, err := s.access.NewID()
@@ -147,6 +152,7 @@ func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, 
 	}
 	for _, old := range evicted {
 		s.log.InfoContext(ctx, "session evicted: too many sessions", "user_id", sess.UserID, "session_id", old)
+		s.audit.Record(ctx, audit.Event{Type: audit.SessionEvicted, UserID: sess.UserID, SessionID: old})
 	}
 	g := Grant{Identity: identityOf(sess)}
 	if g.AccessToken, g.AccessExpires, err = s.issueAccess(sess.UserID, sess.ID); err != nil {
@@ -236,6 +242,7 @@ func (s *Service) SetRole(ctx context.Context, userID, role string) error {
 		return s.sessionError(err)
 	}
 	s.log.InfoContext(ctx, "role changed", "user_id", userID, "role", role)
+	s.audit.Record(ctx, audit.Event{Type: audit.RoleChanged, UserID: userID, Details: map[string]any{"role": role}})
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/authgate/authgate/authsvc/internal/audit"
 	"github.com/authgate/authgate/authsvc/internal/password"
 	"github.com/authgate/authgate/authsvc/internal/sessions"
 	"github.com/authgate/authgate/authsvc/internal/tokens"
@@ -56,6 +57,8 @@ type Config struct {
 
 	// Email is verification and password-reset mail; its zero value sends none.
 	Email EmailConfig
+	// Audit bounds the audit log (audit.go).
+	Audit AuditConfig
 
 	Clock  func() time.Time // nil means time.Now
 	Logger *slog.Logger     // nil discards
@@ -92,6 +95,7 @@ func (c *Config) check() error {
 		errs = append(errs, errors.New("authsvc: PasswordMaxLength, MaxConcurrentHashes and MaxSessions are required"))
 	}
 	errs = append(errs, c.Email.check()...)
+	errs = append(errs, c.Audit.check()...)
 	return errors.Join(errs...)
 }
 
@@ -157,6 +161,9 @@ type Service struct {
 	failFloor time.Duration
 	// forgot queues forgot-password requests for the background workers (email.go).
 	forgot chan forgotJob
+	// audit records security events and admin actions (audit.go); auditStore reads them.
+	audit      *audit.Recorder
+	auditStore *audit.Store
 }
 
 // New builds the core on db (users) and rdb (sessions). It touches neither: Init
@@ -203,6 +210,7 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 	if cfg.HashWait > 0 {
 		hasher.SetMaxWait(cfg.HashWait)
 	}
+	auditStore := audit.NewStore(db, cfg.MongoTimeout, cfg.Audit.Retention, cfg.Logger)
 	return &Service{
 		cfg:      cfg,
 		rules:    Rules{PasswordMaxLength: cfg.PasswordMaxLength},
@@ -217,6 +225,10 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 		verifiedRefresh: tokens.NewCache(refresh, 0),
 		hasher:          hasher,
 		forgot:          make(chan forgotJob, forgotQueueSize),
+		auditStore:      auditStore,
+		audit: audit.NewRecorder(auditStore, audit.RecorderConfig{
+			Queue: auditQueue, Timeout: cfg.MongoTimeout, Clock: cfg.Clock, Logger: cfg.Logger,
+		}),
 	}, nil
 }
 
@@ -264,6 +276,9 @@ func (s *Service) ensureIndexes(ctx context.Context) error {
 	if err := s.users.EnsureCodeIndexes(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	if err := s.auditStore.EnsureIndexes(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	return nil
 }
 
@@ -287,12 +302,16 @@ func (s *Service) Migrate(ctx context.Context) (MigrationReport, error) {
 // Run keeps the subscription to the revocation channel until ctx ends: the session
 // cache serves nothing while it is down, and OnRevoke subscribers hear every
 // revocation. It also runs the forgot-password workers (email.go), which send nothing
-// until it runs. Run it in its own goroutine while serving.
+// until it runs, and the audit log's writer and cleanup (audit.go): audit events are
+// stored only while it runs, and those still queued when ctx ends are written before
+// it returns. Run it in its own goroutine while serving, and wait for it before
+// closing the stores.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range forgotWorkers {
 		wg.Go(func() { s.runForgot(ctx) })
 	}
+	wg.Go(func() { s.runAudit(ctx) })
 	s.cache.Run(ctx)
 	wg.Wait()
 }

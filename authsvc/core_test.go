@@ -45,6 +45,7 @@ func newCore(t *testing.T) *authsvc.Service {
 		IdleTTL: time.Hour, MaxTTL: 24 * time.Hour, MaxSessions: 3, Issuer: "authgate", Audience: "authgate",
 		Keys: keys, PasswordMaxLength: 64, MaxConcurrentHashes: 4, HashMemoryKiB: 64, HashIterations: 1,
 		RedisPrefix: prefix, RedisTimeout: 5 * time.Second, MongoTimeout: 5 * time.Second,
+		Audit: authsvc.AuditConfig{Retention: time.Hour, CleanupInterval: time.Minute},
 	}, storetest.MongoDatabase(t), rdb)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/authsvc/internal/audit"
 	"github.com/authgate/authgate/authsvc/internal/users"
 )
 
@@ -219,6 +220,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		return s.sessionError(err)
 	}
 	s.log.InfoContext(ctx, "password reset; all sessions revoked", "user_id", uid, "sessions", n)
+	s.audit.Record(ctx, audit.Event{Type: audit.PasswordReset, UserID: uid, Details: map[string]any{"sessions_revoked": n}})
 	return nil
 }
 

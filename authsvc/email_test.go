@@ -100,6 +100,7 @@ func newMailCore(t *testing.T) (*authsvc.Service, *outbox, *clock, *mongo.Databa
 		IdleTTL: time.Hour, MaxTTL: 24 * time.Hour, MaxSessions: 3, Issuer: "authgate", Audience: "authgate",
 		Keys: keys, PasswordMaxLength: 64, MaxConcurrentHashes: 4, HashMemoryKiB: 64, HashIterations: 1,
 		RedisPrefix: prefix, RedisTimeout: 5 * time.Second, MongoTimeout: 5 * time.Second,
+		Audit: authsvc.AuditConfig{Retention: time.Hour, CleanupInterval: time.Minute},
 		Email: authsvc.EmailConfig{
 			Mailer: box, Letters: plainLetters{}, PublicURL: "https://app.example.test/",
 			VerificationRequired: true, VerificationTTL: 24 * time.Hour, SendTimeout: 5 * time.Second,
@@ -333,6 +334,16 @@ func TestPasswordResetCore(t *testing.T) {
 	}
 	if _, ok := doc["passwordResetToken"]; ok {
 		t.Fatalf("token left on the user: %v", doc)
+	}
+	uid := doc["_id"].(bson.ObjectID).Hex()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) { // the audit log: one reset
+		p, err := s.AuditEvents(ctx, authsvc.AuditQuery{Type: "password.reset"})
+		if err == nil && p.Total == 1 && p.Events[0].UserID == uid && p.Events[0].Details["sessions_revoked"] != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("password.reset in the audit log: %+v, %v", p, err)
+		}
 	}
 
 	// Expiry: the token of a second request dies after ten minutes.

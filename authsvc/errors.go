@@ -24,6 +24,9 @@ var (
 	ErrEmailTaken = errors.New("email already exists")
 	// ErrRefreshFailed: the refresh token is missing, invalid, replayed or its session is gone.
 	ErrRefreshFailed = errors.New("could not refresh access token")
+	// ErrWrongPassword: the current password given to change it is not the account's
+	// (not ErrInvalidCredentials: the caller is signed in, and must not be told to log in).
+	ErrWrongPassword = errors.New("current password is incorrect")
 	// ErrNotFound: no such user or session (of this user).
 	ErrNotFound = errors.New("not found")
 	// ErrUnavailable: a dependency (Redis, MongoDB, the hashing pool) cannot answer in time;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/authgate/authgate/authsvc/internal/audit"
 	"github.com/authgate/authgate/authsvc/internal/sessions"
 	"github.com/authgate/authgate/authsvc/internal/users"
 )
@@ -108,6 +109,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Grant, erro
 	switch {
 	case errors.Is(err, sessions.ErrReplay):
 		s.log.WarnContext(ctx, "refresh token replayed; session revoked", "user_id", uid, "session_id", sid)
+		s.audit.Record(ctx, audit.Event{Type: audit.RefreshReuse, UserID: uid, SessionID: sid})
 		return Grant{}, ErrRefreshFailed
 	case errors.Is(err, sessions.ErrNotFound):
 		return Grant{}, ErrRefreshFailed
@@ -175,6 +177,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken, accessToken string) 
 		return s.sessionError(err)
 	}
 	s.log.InfoContext(ctx, "logout", "user_id", uid, "session_id", sid)
+	s.audit.Record(ctx, audit.Event{Type: audit.SessionLogout, ActorID: uid, UserID: uid, SessionID: sid})
 	return nil
 }
 
@@ -207,6 +210,7 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 		return s.sessionError(err)
 	}
 	s.log.InfoContext(ctx, "session revoked", "user_id", userID, "session_id", sessionID)
+	s.audit.Record(ctx, audit.Event{Type: audit.SessionRevoked, UserID: userID, SessionID: sessionID})
 	return nil
 }
 
@@ -218,14 +222,19 @@ func (s *Service) RevokeAll(ctx context.Context, userID string) (int, error) {
 		return 0, s.sessionError(err)
 	}
 	s.log.InfoContext(ctx, "all sessions revoked", "user_id", userID, "sessions", n)
+	s.audit.Record(ctx, audit.Event{Type: audit.SessionsRevoked, UserID: userID, Details: map[string]any{"sessions": n}})
 	return n, nil
 }
 
 // revokeDeletedUser ends every session of a user who no longer exists in MongoDB.
 func (s *Service) revokeDeletedUser(ctx context.Context, uid string) {
-	if _, err := s.sessions.DeleteAll(ctx, uid); err != nil {
+	n, err := s.sessions.DeleteAll(ctx, uid)
+	if err != nil {
 		s.log.WarnContext(ctx, "revoke sessions of deleted user", "user_id", uid, "error", err)
+		return
 	}
+	s.audit.Record(ctx, audit.Event{Type: audit.SessionsRevoked, UserID: uid,
+		Details: map[string]any{"sessions": n, "reason": "user_deleted"}})
 }
 
 // sessionError translates a session store error for callers of the core.

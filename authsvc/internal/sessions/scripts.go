@@ -136,6 +136,20 @@ redis.call('DEL', KEYS[1])
 return n
 `
 
+// luaDeleteOthers: KEYS = index. ARGV = record base, the session id to keep. Deletes
+// every other indexed record and its index entry; returns the ids of the records that
+// existed.
+const luaDeleteOthers = `
+local out = {}
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if sid ~= ARGV[2] then
+    if redis.call('DEL', ARGV[1] .. sid) == 1 then out[#out + 1] = sid end
+    redis.call('ZREM', KEYS[1], sid)
+  end
+end
+return out
+`
+
 // luaSetRole: KEYS = index. ARGV = record base, role. Sets the role field of every
 // indexed record that exists (HSET keeps the key's TTL); returns how many.
 const luaSetRole = `
@@ -153,7 +167,7 @@ return n
 // scripts are the compiled scripts a Store runs (EVALSHA, falling back to EVAL when
 // the server does not have them cached).
 type scripts struct {
-	create, rotate, touch, list, deleteAll, setRole *redis.Script
+	create, rotate, touch, list, deleteAll, deleteOthers, setRole *redis.Script
 }
 
 func newScripts() scripts {
@@ -164,5 +178,7 @@ func newScripts() scripts {
 		list:      redis.NewScript(luaList),
 		deleteAll: redis.NewScript(luaDeleteAll),
 		setRole:   redis.NewScript(luaSetRole),
+
+		deleteOthers: redis.NewScript(luaDeleteOthers),
 	}
 }

@@ -255,6 +255,27 @@ func (st *Store) DeleteAll(ctx context.Context, userID string) (int, error) {
 	return n, nil
 }
 
+// DeleteOthers revokes every session of the user but keep (a password change keeps the
+// session that made it) in one script, announces each one revoked (so that only their
+// connections close), and returns their ids.
+//
+// Errors: ErrUnavailable.
+func (st *Store) DeleteOthers(ctx context.Context, userID, keep string) ([]string, error) {
+	if !validID(userID) {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, st.cfg.Timeout)
+	defer cancel()
+	ids, err := st.scripts.deleteOthers.Run(ctx, st.rdb, []string{st.indexKey(userID)}, st.recordBase(userID), keep).StringSlice()
+	if err != nil {
+		return nil, unavailable("delete others", err)
+	}
+	for _, sid := range ids {
+		st.publish(ctx, userID, sid)
+	}
+	return ids, nil
+}
+
 // SetRole sets the role of every session of the user in one script, so that a role
 // change takes effect on the user's next request. Record TTLs are kept.
 //

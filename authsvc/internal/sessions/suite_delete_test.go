@@ -122,3 +122,34 @@ func testSetRole(t *testing.T, newStore newStoreFunc) {
 		})
 	}
 }
+
+func testDeleteOthers(t *testing.T, newStore newStoreFunc) {
+	f := setup(t, newStore, nil)
+	ctx := t.Context()
+	user := id("u")
+	keep := f.create(t, user)
+	a, b := f.create(t, user), f.create(t, user)
+	other := f.create(t, id("u"))
+	if err := f.st.Delete(ctx, user, b.ID); err != nil { // gone already: not reported
+		t.Fatal(err)
+	}
+	ids, err := f.st.DeleteOthers(ctx, user, keep.ID)
+	if err != nil || len(ids) != 1 || ids[0] != a.ID {
+		t.Fatalf("DeleteOthers = %v, %v; want [%s]", ids, err, a.ID)
+	}
+	f.wantGone(t, user, a.ID)
+	if rec, idx := f.rawState(t, user, a.ID); rec || idx {
+		t.Fatalf("revoked session: record %v, index entry %v; want neither", rec, idx)
+	}
+	for _, s := range []struct{ user, id string }{{user, keep.ID}, {other.UserID, other.ID}} {
+		if rec, idx := f.rawState(t, s.user, s.id); !rec || !idx {
+			t.Fatalf("kept session %s: record %v, index entry %v; want both", s.id, rec, idx)
+		}
+	}
+	if ids, err := f.st.DeleteOthers(ctx, user, keep.ID); err != nil || len(ids) != 0 {
+		t.Fatalf("DeleteOthers again = %v, %v", ids, err)
+	}
+	if ids, err := f.st.DeleteOthers(ctx, "a}:b", keep.ID); err != nil || ids != nil {
+		t.Fatalf("DeleteOthers of a malformed user id = %v, %v", ids, err)
+	}
+}

@@ -43,6 +43,7 @@ func runStoreTests(t *testing.T, newStore newStoreFunc) {
 		{"concurrent rotation of one token rotates once", testConcurrentRotate},
 		{"delete is idempotent and cleans the index", testDelete},
 		{"delete all counts and revokes", testDeleteAll},
+		{"delete others keeps one session", testDeleteOthers},
 		{"set role changes every live session", testSetRole},
 		{"ping", testPing},
 		{"sessions per user are bounded: least recently used evicted", testMaxPerUser},

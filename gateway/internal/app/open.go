@@ -99,6 +99,7 @@ func accountConfig(cfg *config.Config, keys *authsvc.Keys, log *slog.Logger) aut
 		RedisPrefix:         cfg.Redis.KeyPrefix,
 		RedisTimeout:        cfg.Redis.Timeout,
 		MongoTimeout:        cfg.MongoDB.Timeout,
+		Audit:               authsvc.AuditConfig{Retention: cfg.Audit.Retention, CleanupInterval: cfg.Audit.CleanupInterval},
 		Logger:              log,
 	}
 }

@@ -34,9 +34,16 @@ func (a *App) Serve(ctx context.Context) error {
 	// that a reconnect is decided under the new role.
 	a.Accounts.OnRevoke(watcher.Revoked)
 	wctx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWatching()
+	accountsDone := make(chan struct{})
+	defer func() {
+		stopWatching()
+		<-accountsDone // the audit events still queued are written before the stores close
+	}()
 	go watcher.Run(wctx)
-	go a.Accounts.Run(wctx) // the revocation channel: session cache and sockets
+	go func() { // the revocation channel (session cache and sockets), the audit writer
+		a.Accounts.Run(wctx)
+		close(accountsDone)
+	}()
 	srv, err := a.Handler(transport, watcher)
 	if err != nil {
 		return err

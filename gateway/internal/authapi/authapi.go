@@ -141,13 +141,15 @@ func tokenResponse(c echo.Context, g authsvc.Grant) error {
 
 // RenderUser is the seed's USER object: never the hash.
 func RenderUser(u authsvc.User) map[string]any {
-	const iso = "2006-01-02T15:04:05.000Z07:00"
 	return map[string]any{
 		"_id": u.ID, "id": u.ID, "name": u.Name, "email": u.Email, "role": u.Role,
 		"photo": u.Photo, "verified": u.Verified, "provider": u.Provider,
-		"createdAt": u.CreatedAt.UTC().Format(iso), "updatedAt": u.UpdatedAt.UTC().Format(iso),
+		"createdAt": u.CreatedAt.UTC().Format(isoTime), "updatedAt": u.UpdatedAt.UTC().Format(isoTime),
 	}
 }
+
+// isoTime is how times are rendered: the seed's (JavaScript's) ISO 8601 in UTC.
+const isoTime = "2006-01-02T15:04:05.000Z07:00"
 
 // The account core satisfies the handlers' needs.
 var (

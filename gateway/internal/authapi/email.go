@@ -93,16 +93,27 @@ func (a *EmailAPI) ResetPassword(c echo.Context) error {
 
 // validateReset checks a reset body with register's messages and order.
 func (a *EmailAPI) validateReset(b body) (string, error) {
-	var v, values validator
+	var v validator
+	return validateNewPassword(&v, b, a.core.ValidatePassword, a.passwordMaxLength)
+}
+
+// validateNewPassword checks the password and passwordConfirm fields of b with
+// register's messages and order, after the problems v already holds (of fields that
+// come before them); "Passwords do not match" comes only when nothing else is wrong.
+// rules are the core's password rules, maxLength is named in their messages.
+func validateNewPassword(v *validator, b body, rules func(string) []authsvc.Issue, maxLength int) (string, error) {
+	var values validator
+	before := len(v.problems)
 	pw, ok := v.str(b, "password", "Password is required")
 	if ok {
-		for _, is := range a.core.ValidatePassword(pw) {
-			code, msg := issueMessage(is, a.passwordMaxLength)
+		for _, is := range rules(pw) {
+			code, msg := issueMessage(is, maxLength)
 			values.add("password", code, msg)
 		}
 	}
 	confirm, _ := v.str(b, "passwordConfirm", "Please confirm your password")
-	v.problems = mergeByField(v.problems, values.problems, []string{"password", "passwordConfirm"})
+	v.problems = append(v.problems[:before:before],
+		mergeByField(v.problems[before:], values.problems, []string{"password", "passwordConfirm"})...)
 	if err := v.err(); err != nil {
 		return "", err
 	}

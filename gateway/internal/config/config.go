@@ -75,6 +75,7 @@ type Config struct {
 	Redirects      Redirects `koanf:"redirects"`
 	CSRF           CSRF      `koanf:"csrf"`
 	Email          Email     `koanf:"email"`
+	Audit          Audit     `koanf:"audit"`
 	// Routes are the proxied paths, matched in the order given.
 	Routes []Route `koanf:"routes"`
 }

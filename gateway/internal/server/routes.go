@@ -22,7 +22,7 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	e.Match(read, wellknown.JWKSPath, s.deps.WellKnown.JWKS)
 
 	a := s.deps.API
-	auth := e.Group("/api/auth", middleware.BodyLimit(s.deps.BodyLimit), noStore)
+	auth := e.Group("/api/auth", middleware.BodyLimit(s.deps.BodyLimit), noStore, s.withClient)
 	auth.POST("/register", a.Register, s.sameSite)
 	auth.POST("/login", a.Login, s.sameSite)
 	auth.GET("/refresh", a.Refresh, s.sameSiteState) // GET, but it rotates tokens
@@ -35,14 +35,25 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	auth.GET("/verifyemail/:verificationCode", em.VerifyEmail, redactPath)
 	auth.POST("/forgotpassword", em.ForgotPassword, s.sameSite)
 	auth.PATCH("/resetpassword/:resetToken", em.ResetPassword, redactPath, s.sameSite)
+	// A signed-in user's own sessions and password: each revocation reaches every
+	// replica and closes the revoked sessions' WebSockets.
+	acct := s.deps.Account
+	auth.Match(read, "/sessions", acct.Sessions)
+	auth.DELETE("/sessions/:id", acct.RevokeSession, s.sameSite)
+	auth.POST("/logout-all", acct.LogoutAll, s.sameSite)
+	auth.POST("/password", acct.ChangePassword, s.sameSite)
+
+	// The admin API: signed-in admins only (admin.go).
+	admin := e.Group("/api/admin", middleware.BodyLimit(s.deps.BodyLimit), noStore, s.withClient, s.adminOnly)
+	admin.Match(read, "/audit", s.deps.Audit.Events)
 
 	// The browser sign-in page (SECURITY.md H6 for rd): login CSRF is refused like the
 	// JSON API's, and a link on another site cannot sign anyone out.
 	lu := s.deps.Login
 	e.Match(read, "/login", lu.Page)
-	e.POST("/login", lu.SignIn, middleware.BodyLimit(s.deps.BodyLimit), s.sameSite)
-	e.GET("/logout", lu.Logout, s.sameSiteState)
-	e.POST("/logout", lu.Logout, middleware.BodyLimit(s.deps.BodyLimit), s.sameSite)
+	e.POST("/login", lu.SignIn, middleware.BodyLimit(s.deps.BodyLimit), s.sameSite, s.withClient)
+	e.GET("/logout", lu.Logout, s.sameSiteState, s.withClient)
+	e.POST("/logout", lu.Logout, middleware.BodyLimit(s.deps.BodyLimit), s.sameSite, s.withClient)
 
 	// Forward auth for proxies in front (any method: the original's is in the headers).
 	fa := rt.forwardAuth

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/authgate/authgate/authsvc"
+	"github.com/authgate/authgate/gateway/internal/adminapi"
 	"github.com/authgate/authgate/gateway/internal/authapi"
 	"github.com/authgate/authgate/gateway/internal/authz"
 	"github.com/authgate/authgate/gateway/internal/cookies"
@@ -36,6 +37,8 @@ import (
 type Deps struct {
 	API     *authapi.API        // /api/auth
 	Email   *authapi.EmailAPI   // /api/auth verification and password reset
+	Account *authapi.AccountAPI // /api/auth: a signed-in user's sessions and password
+	Audit   *adminapi.AuditAPI  // /api/admin/audit
 	Login   *loginui.Handler    // the sign-in page, /login and /logout
 	Auth    authz.Authenticator // the account core's Authenticate
 	Routes  *routing.Table
@@ -94,6 +97,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Email == nil {
 		return nil, errors.New("server: the email API is missing")
+	}
+	if d.Account == nil || d.Audit == nil {
+		return nil, errors.New("server: the account or audit API is missing")
 	}
 	s := &Server{deps: d, log: d.Logger, ready: newReadiness(d.Checks, d.Logger), idPrefix: idPrefix()}
 	if err := s.SetRoutes(d.Routes); err != nil {
