@@ -158,6 +158,8 @@ func issueMessage(is authsvc.Issue, passwordMaxLength int) (code, msg string) {
 	switch is.Field + "/" + is.Code {
 	case "name/" + authsvc.IssueRequired:
 		return "too_small", "Name is required"
+	case "name/" + authsvc.IssueInvalid:
+		return "invalid_string", "Invalid name"
 	case "email/" + authsvc.IssueRequired, "email/" + authsvc.IssueInvalid:
 		return "invalid_string", "Invalid email"
 	case "password/" + authsvc.IssueRequired, "password/" + authsvc.IssueTooShort:
