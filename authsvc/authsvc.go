@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/authgate/authgate/authsvc/internal/password"
+	"github.com/authgate/authgate/authsvc/internal/regulation"
 	"github.com/authgate/authgate/authsvc/internal/sessions"
 	"github.com/authgate/authgate/authsvc/internal/tokens"
 	"github.com/authgate/authgate/authsvc/internal/users"
@@ -54,6 +55,9 @@ type Config struct {
 	// Email is verification and password-reset mail; its zero value sends none.
 	Email EmailConfig
 
+	// Regulation is brute-force regulation; its zero value regulates nothing.
+	Regulation RegulationConfig
+
 	Clock  func() time.Time // nil means time.Now
 	Logger *slog.Logger     // nil discards
 }
@@ -89,6 +93,7 @@ func (c *Config) check() error {
 		errs = append(errs, errors.New("authsvc: PasswordMaxLength, MaxConcurrentHashes and MaxSessions are required"))
 	}
 	errs = append(errs, c.Email.check()...)
+	errs = append(errs, c.Regulation.check()...)
 	return errors.Join(errs...)
 }
 
@@ -107,7 +112,9 @@ type Credentials struct {
 	Email, Password string
 }
 
-// Client describes where a login comes from; it is stored with the session.
+// Client describes where a request comes from: IP is the client address as the
+// gateway's trusted proxies report it (the regulation counts by it), both are stored
+// with a session.
 type Client struct {
 	IP, UserAgent string
 }
@@ -154,6 +161,8 @@ type Service struct {
 	failFloor time.Duration
 	// forgot queues forgot-password requests for the background workers (email.go).
 	forgot chan forgotJob
+	// reg holds the failure counters and bans (regulation.go).
+	reg *regulation.Store
 }
 
 // New builds the core on db (users) and rdb (sessions). It touches neither: Init
@@ -210,6 +219,7 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 		verifiedRefresh: tokens.NewCache(refresh, 0),
 		hasher:          password.NewHasher(params, cfg.MaxConcurrentHashes, 1024, nil),
 		forgot:          make(chan forgotJob, forgotQueueSize),
+		reg:             regulation.New(rdb, cfg.RedisPrefix, cfg.RedisTimeout),
 	}, nil
 }
 

@@ -60,15 +60,15 @@ func newCore(t *testing.T) *authsvc.Service {
 func TestCore(t *testing.T) {
 	ctx := t.Context()
 	s := newCore(t)
-	u, err := s.Register(ctx, authsvc.NewUser{Name: " Ada ", Email: " ADA@Example.com", Password: "ada-password"})
+	u, err := s.Register(ctx, authsvc.NewUser{Name: " Ada ", Email: " ADA@Example.com", Password: "ada-password"}, authsvc.Client{})
 	if err != nil || u.Email != "ada@example.com" || u.Name != "Ada" || u.Role != authsvc.RoleUser || u.ID == "" {
 		t.Fatalf("Register = %+v, %v", u, err)
 	}
 	var ve *authsvc.ValidationError
-	if _, err := s.Register(ctx, authsvc.NewUser{Name: "", Email: "nope", Password: "short"}); !errors.As(err, &ve) || len(ve.Issues) != 3 {
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "", Email: "nope", Password: "short"}, authsvc.Client{}); !errors.As(err, &ve) || len(ve.Issues) != 3 {
 		t.Fatalf("invalid Register = %v", err)
 	}
-	if _, err := s.Register(ctx, authsvc.NewUser{Name: "B", Email: "ada@EXAMPLE.com", Password: "ada-password"}); !errors.Is(err, authsvc.ErrEmailTaken) {
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "B", Email: "ada@EXAMPLE.com", Password: "ada-password"}, authsvc.Client{}); !errors.Is(err, authsvc.ErrEmailTaken) {
 		t.Fatalf("duplicate Register = %v", err)
 	}
 	for _, cr := range []authsvc.Credentials{{"ada@example.com", "wrong-password"}, {"nobody@example.com", "ada-password"}, {"not an email", "ada-password"}} {
@@ -197,7 +197,7 @@ func TestNewRequiresConfig(t *testing.T) {
 func TestRefreshAsProof(t *testing.T) {
 	ctx := t.Context()
 	s := newCore(t)
-	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Ed", Email: "ed@example.com", Password: "ed-password"}); err != nil {
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Ed", Email: "ed@example.com", Password: "ed-password"}, authsvc.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	g, err := s.Login(ctx, authsvc.Credentials{Email: "ed@example.com", Password: "ed-password"}, authsvc.Client{})

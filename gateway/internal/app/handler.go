@@ -51,7 +51,7 @@ func (a *App) Handler(transport http.RoundTripper, watcher *sockets.Watcher) (*s
 	}
 	return server.New(server.Deps{
 		API:          authapi.New(a.Accounts, a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
-		Email:        authapi.NewEmailAPI(a.Accounts, jar, cfg.Passwords.MaxLength),
+		Email:        authapi.NewEmailAPI(a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
 		Login:        login,
 		Auth:         a.Accounts,
 		Routes:       a.Routes,

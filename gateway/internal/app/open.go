@@ -98,7 +98,18 @@ func accountConfig(cfg *config.Config, keys *authsvc.Keys, log *slog.Logger) aut
 		RedisPrefix:         cfg.Redis.KeyPrefix,
 		RedisTimeout:        cfg.Redis.Timeout,
 		MongoTimeout:        cfg.MongoDB.Timeout,
+		Regulation:          regulationConfig(cfg.Regulation),
 		Logger:              log,
+	}
+}
+
+func regulationConfig(r config.Regulation) authsvc.RegulationConfig {
+	lock := func(l config.Lockout) authsvc.Lockout { return authsvc.Lockout(l) }
+	limit := func(l config.RateLimit) authsvc.RateLimit { return authsvc.RateLimit(l) }
+	return authsvc.RegulationConfig{
+		Account: lock(r.Account), IP: lock(r.IP),
+		Register: limit(r.Register), Forgot: limit(r.ForgotPassword),
+		ForgotEmail: limit(r.ForgotPasswordEmail), Verify: limit(r.VerifyEmail),
 	}
 }
 

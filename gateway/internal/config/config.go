@@ -75,6 +75,8 @@ type Config struct {
 	Redirects      Redirects `koanf:"redirects"`
 	CSRF           CSRF      `koanf:"csrf"`
 	Email          Email     `koanf:"email"`
+	// Regulation is brute-force regulation: login lockouts and request limits.
+	Regulation Regulation `koanf:"regulation"`
 	// Routes are the proxied paths, matched in the order given.
 	Routes []Route `koanf:"routes"`
 }

@@ -66,6 +66,7 @@ func defaults() Config {
 			VerificationRequired: false, PublicURL: "http://localhost:3000", VerificationTTL: 24 * time.Hour, From: "",
 			SMTP: SMTP{Host: "", Port: 587, Security: SMTPStartTLS, Username: "", Password: "", Timeout: 10 * time.Second},
 		},
+		Regulation: defaultRegulation(),
 		Routes: []Route{
 			{Path: "/api/users/me", Match: MatchExact, Upstream: upstream, Policy: PolicyAuthenticated},
 			{Path: "/api/users", Match: MatchPrefix, Upstream: upstream, Roles: []string{"admin"}},
