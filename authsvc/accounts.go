@@ -123,7 +123,10 @@ func (s *Service) EnsureAdmin(ctx context.Context, u NewUser) (string, error) {
 // Errors: ErrInvalidCredentials, ErrNotVerified, ErrUnavailable.
 func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, error) {
 	start := time.Now()
-	email := NormalizeEmail(cr.Email)
+	email, err := CanonicalEmail(cr.Email)
+	if err != nil {
+		email = "" // matches no account; the password is still checked (against a dummy)
+	}
 	gate, err := s.admitLogin(ctx, email, cl.IP)
 	if err != nil {
 		return Grant{}, err

@@ -21,6 +21,10 @@ var (
 	ErrEmailInvalid = errors.New("email is invalid")
 )
 
+// asciiSpace is what CanonicalEmail trims: what a form or a paste adds around an
+// address. Any other white space (vertical tab, form feed, NEL, U+2028, …) refuses it.
+const asciiSpace = " \t\r\n"
+
 // MaxEmailBytes is the longest email accepted (RFC 5321's path limit less the brackets).
 const MaxEmailBytes = 254
 
@@ -31,7 +35,7 @@ var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transiti
 // CanonicalEmail returns the one stored form of an email address, so that two
 // addresses a person cannot tell apart are one account:
 //
-//   - white space around it is trimmed; any rune that is not a letter, mark, number,
+//   - spaces, tabs and line ends around it are trimmed; any other rune that is not a letter, mark, number,
 //     punctuation or symbol (controls and NUL, format characters such as the
 //     zero-width U+200B..U+200D, U+2060, U+FEFF and the bidi controls U+202A..U+202E,
 //     U+2066..U+2069, U+200E, U+200F, U+061C, white space inside, private-use,
@@ -48,7 +52,7 @@ var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transiti
 // form every existing account has. CanonicalEmail is idempotent. Errors:
 // ErrEmailEmpty, ErrEmailInvalid.
 func CanonicalEmail(raw string) (string, error) {
-	s := strings.TrimSpace(raw)
+	s := strings.Trim(raw, asciiSpace)
 	if s == "" {
 		return "", ErrEmailEmpty
 	}

@@ -190,10 +190,10 @@ func mergeByField(a, b []httperr.Problem, order []string) []httperr.Problem {
 func validateLogin(b body) (authsvc.Credentials, error) {
 	var v validator
 	email, okEmail := v.str(b, "email", "Email is required")
-	email = authsvc.NormalizeEmail(email)
 	if okEmail && !authsvc.ValidEmail(email) {
 		v.add("email", "invalid_string", "Invalid email or password")
 	}
+	email = authsvc.NormalizeEmail(email)
 	pw, okPw := v.str(b, "password", "Password is required")
 	if okPw && len([]rune(pw)) < authsvc.MinPasswordLength {
 		v.add("password", "too_small", "Invalid email or password")

@@ -69,7 +69,7 @@ func (a *EmailAPI) ForgotPassword(c echo.Context) error {
 	}
 	var v validator
 	email, ok := v.str(b, "email", "Email is required")
-	if ok && !authsvc.ValidEmail(authsvc.NormalizeEmail(email)) {
+	if ok && !authsvc.ValidEmail(email) {
 		v.add("email", "invalid_string", "Invalid email")
 	}
 	if err := v.err(); err != nil {
