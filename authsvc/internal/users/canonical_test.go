@@ -70,7 +70,7 @@ func TestCanonicalEmail(t *testing.T) {
 		{"o'brien_x-y@example.com", "o'brien_x-y@example.com"},
 		// Unicode local parts: NFC, width-mapped, lower-cased.
 		{"J\u00d6RG@example.com", "j\u00f6rg@example.com"},
-		{"jo\u0308rg@example.com", "j\u00f6rg@example.com"}, // decomposed ö composes
+		{"jo\u0308rg@example.com", "j\u00f6rg@example.com"},                 // decomposed ö composes
 		{"\uff21\uff2c\uff29\uff23\uff25@example.com", "alice@example.com"}, // fullwidth
 		// Domains: IDNA to lower-case punycode, whatever form they come in.
 		{"bob@B\u00fccher.DE", "bob@xn--bcher-kva.de"},
