@@ -33,6 +33,12 @@ func edKey(t *testing.T) string {
 // newCore is the account core on the real test MongoDB and Redis, with cheap hashing.
 func newCore(t *testing.T) *authsvc.Service {
 	t.Helper()
+	return newCoreWith(t, nil)
+}
+
+// newCoreWith is newCore with the configuration changed by mod first.
+func newCoreWith(t *testing.T, mod func(*authsvc.Config)) *authsvc.Service {
+	t.Helper()
 	keys, err := authsvc.LoadKeys(authsvc.KeyConfig{
 		Access: authsvc.KeySpec{Private: edKey(t)}, Refresh: authsvc.KeySpec{Private: edKey(t)},
 	}, "")
@@ -40,12 +46,16 @@ func newCore(t *testing.T) *authsvc.Service {
 		t.Fatal(err)
 	}
 	rdb, prefix := storetest.Redis(t)
-	s, err := authsvc.New(authsvc.Config{
+	cfg := authsvc.Config{
 		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour, RefreshGrace: 10 * time.Second,
 		IdleTTL: time.Hour, MaxTTL: 24 * time.Hour, MaxSessions: 3, Issuer: "authgate", Audience: "authgate",
 		Keys: keys, PasswordMaxLength: 64, MaxConcurrentHashes: 4, HashMemoryKiB: 64, HashIterations: 1,
 		RedisPrefix: prefix, RedisTimeout: 5 * time.Second, MongoTimeout: 5 * time.Second,
-	}, storetest.MongoDatabase(t), rdb)
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := authsvc.New(cfg, storetest.MongoDatabase(t), rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
