@@ -151,9 +151,9 @@ type loginGate struct {
 }
 
 // admitLogin runs before the password is checked: it reads the bans of the account
-// and the IP and charges the attempt to the account's counter, so that concurrent
-// guesses can never exceed its limit (a success gives the charge back by resetting
-// the count). Errors: ErrUnavailable.
+// and the IP and, unless one is in force, charges the attempt to the account's
+// counter, so that concurrent guesses can never exceed its limit (a success gives the
+// charge back by resetting the count). Errors: ErrUnavailable.
 func (s *Service) admitLogin(ctx context.Context, email, ip string) (loginGate, error) {
 	g := loginGate{subjects: s.loginSubjects(email, ip)}
 	if len(g.subjects) == 0 {
@@ -168,7 +168,9 @@ func (s *Service) admitLogin(ctx context.Context, email, ip string) (loginGate, 
 		return g, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	g.locked = len(bans) > 0
-	if sub := g.subjects[0]; sub.kind == BanAccount {
+	// A locked-out attempt is not charged: the count starts afresh with the ban, so
+	// that whoever kept trying during it has the full allowance once it ends.
+	if sub := g.subjects[0]; sub.kind == BanAccount && !g.locked {
 		res, err := s.reg.Hit(ctx, failuresKey(sub.id), regulation.Limit{Events: sub.lock.Failures, Window: sub.lock.Window})
 		if err != nil {
 			return g, fmt.Errorf("%w: %w", ErrUnavailable, err)
