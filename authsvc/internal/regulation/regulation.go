@@ -130,12 +130,15 @@ func (s *Store) Banned(ctx context.Context, ids ...string) ([]Ban, error) {
 	}
 	now := time.Now()
 	var out []Ban
-	for i, v := range vals {
-		str, ok := v.(string)
+	for i, id := range ids {
+		if i >= len(vals) {
+			break
+		}
+		str, ok := vals[i].(string)
 		if !ok {
 			continue
 		}
-		if b, ok := parseBan(ids[i], str); ok && b.Until.After(now) {
+		if b, ok := parseBan(id, str); ok && b.Until.After(now) {
 			out = append(out, b)
 		}
 	}
