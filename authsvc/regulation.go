@@ -146,8 +146,9 @@ func clientKey(ip string) string {
 // loginGate is what admitLogin found out before the password is checked.
 type loginGate struct {
 	subjects []subject
-	locked   bool // a subject is banned, or the account's count ran out before this attempt
-	lastTry  bool // this attempt used the account's last allowed failure
+	banned   map[string]bool // ids of the subjects with a ban in force
+	locked   bool            // a subject is banned, or the account's count ran out before this attempt
+	lastTry  bool            // this attempt used the account's last allowed failure
 }
 
 // admitLogin runs before the password is checked: it reads the bans of the account
@@ -168,6 +169,10 @@ func (s *Service) admitLogin(ctx context.Context, email, ip string) (loginGate, 
 		return g, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	g.locked = len(bans) > 0
+	g.banned = make(map[string]bool, len(bans))
+	for _, b := range bans {
+		g.banned[b.ID] = true
+	}
 	// A locked-out attempt is not charged: the count starts afresh with the ban, so
 	// that whoever kept trying during it has the full allowance once it ends.
 	if sub := g.subjects[0]; sub.kind == BanAccount && !g.locked {
@@ -184,16 +189,18 @@ func (s *Service) admitLogin(ctx context.Context, email, ip string) (loginGate, 
 	return g, nil
 }
 
-// loginFailed counts a failed login (locked out or not) against the IP and bans the
-// account when this was its last allowed failure.
+// loginFailed counts a failed login against the IP (also one refused because the
+// account is locked out, unless the IP itself is) and bans the account when this was
+// its last allowed failure.
 func (s *Service) loginFailed(ctx context.Context, g loginGate) {
 	for _, sub := range g.subjects {
-		switch sub.kind {
-		case BanAccount:
+		switch {
+		case g.banned[sub.id]:
+		case sub.kind == BanAccount:
 			if g.lastTry && !g.locked {
 				s.lockOut(ctx, sub)
 			}
-		case BanIP:
+		case sub.kind == BanIP:
 			res, err := s.reg.Hit(ctx, failuresKey(sub.id), regulation.Limit{Events: sub.lock.Failures, Window: sub.lock.Window})
 			if err != nil {
 				s.log.WarnContext(ctx, "login failure not counted", "kind", sub.kind, "error", err)
