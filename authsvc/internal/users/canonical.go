@@ -97,13 +97,16 @@ func CanonicalEmail(raw string) (string, error) {
 // punctuation and symbols, plus ordinary spaces (U+0020 and the other Zs spaces) when
 // spaces is set: no control character (NUL included), no format character (zero-width
 // and bidi controls), no line or paragraph separator, no private-use, surrogate or
-// unassigned code point.
+// unassigned code point, and none of the letters and symbols that render as nothing
+// (blankLetter).
 func VisibleText(s string, spaces bool) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
 		switch {
+		case blankLetter(r):
+			return false
 		case unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S):
 		case spaces && unicode.Is(unicode.Zs, r):
 		default:
@@ -111,4 +114,14 @@ func VisibleText(s string, spaces bool) bool {
 		}
 	}
 	return true
+}
+
+// blankLetter reports the code points that are letters or symbols by category yet
+// render blank: the Hangul fillers and the blank Braille pattern.
+func blankLetter(r rune) bool {
+	switch r {
+	case 0x115f, 0x1160, 0x3164, 0xffa0, 0x2800:
+		return true
+	}
+	return false
 }

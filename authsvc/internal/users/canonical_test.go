@@ -29,6 +29,7 @@ var refusedRunes = []struct {
 	{"line and paragraph separators", []rune{0x2028, 0x2029}},
 	{"private use", []rune{0xe000, 0xf8ff, 0xf0000}},
 	{"unassigned", []rune{0x0378, 0xfdd0, 0xffff, 0x10ffff}},
+	{"blank letters and symbols", []rune{0x115f, 0x1160, 0x3164, 0xffa0, 0x2800}},
 	{"replacement of invalid UTF-8", []rune{utf8.RuneError}}, // as U+FFFD it is a symbol: the raw byte is tested below
 }
 
