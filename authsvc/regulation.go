@@ -173,12 +173,20 @@ func (s *Service) admitLogin(ctx context.Context, email, ip string) (loginGate, 
 	for _, b := range bans {
 		g.banned[b.ID] = true
 	}
-	// A locked-out attempt is not charged: the count starts afresh with the ban, so
-	// that whoever kept trying during it has the full allowance once it ends.
-	if sub := g.subjects[0]; sub.kind == BanAccount && !g.locked {
-		res, err := s.reg.Hit(ctx, failuresKey(sub.id), regulation.Limit{Events: sub.lock.Failures, Window: sub.lock.Window})
+	// A locked-out attempt is not charged (but makes the same call, so it takes as
+	// long): the count starts afresh with the ban, so that whoever kept trying during
+	// it has the full allowance once it ends.
+	if sub := g.subjects[0]; sub.kind == BanAccount {
+		hit := s.reg.Hit
+		if g.locked {
+			hit = s.reg.Peek
+		}
+		res, err := hit(ctx, failuresKey(sub.id), regulation.Limit{Events: sub.lock.Failures, Window: sub.lock.Window})
 		if err != nil {
 			return g, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if g.locked {
+			return g, nil
 		}
 		if !res.Allowed {
 			g.locked = true
@@ -194,19 +202,22 @@ func (s *Service) admitLogin(ctx context.Context, email, ip string) (loginGate, 
 // its last allowed failure.
 func (s *Service) loginFailed(ctx context.Context, g loginGate) {
 	for _, sub := range g.subjects {
-		switch {
-		case g.banned[sub.id]:
-		case sub.kind == BanAccount:
+		switch sub.kind {
+		case BanAccount:
 			if g.lastTry && !g.locked {
 				s.lockOut(ctx, sub)
 			}
-		case sub.kind == BanIP:
-			res, err := s.reg.Hit(ctx, failuresKey(sub.id), regulation.Limit{Events: sub.lock.Failures, Window: sub.lock.Window})
+		case BanIP:
+			hit := s.reg.Hit
+			if g.banned[sub.id] {
+				hit = s.reg.Peek // the same call, not counted
+			}
+			res, err := hit(ctx, failuresKey(sub.id), regulation.Limit{Events: sub.lock.Failures, Window: sub.lock.Window})
 			if err != nil {
 				s.log.WarnContext(ctx, "login failure not counted", "kind", sub.kind, "error", err)
 				continue
 			}
-			if !res.Allowed || res.Remaining == 0 {
+			if !g.banned[sub.id] && (!res.Allowed || res.Remaining == 0) {
 				s.lockOut(ctx, sub)
 			}
 		}

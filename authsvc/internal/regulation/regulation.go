@@ -64,10 +64,19 @@ func (s *Store) bansKey() string { return s.prefix + "regulation:bans" }
 
 // Hit charges one event to the counter key under l. Errors: the Redis client's.
 func (s *Store) Hit(ctx context.Context, key string, l Limit) (Result, error) {
+	return s.hit(ctx, key, l, 1)
+}
+
+// Peek is Hit without the charge: the same script and round trip, the count unchanged
+// (so that a call that must not count takes as long as one that does).
+func (s *Store) Peek(ctx context.Context, key string, l Limit) (Result, error) {
+	return s.hit(ctx, key, l, 0)
+}
+
+func (s *Store) hit(ctx context.Context, key string, l Limit, n int) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	per := l.Window
-	res, err := s.lim.Allow(ctx, key, redis_rate.Limit{Rate: l.Events, Burst: l.Events, Period: per})
+	res, err := s.lim.AllowN(ctx, key, redis_rate.Limit{Rate: l.Events, Burst: l.Events, Period: l.Window}, n)
 	if err != nil {
 		return Result{}, fmt.Errorf("regulation: %w", err)
 	}

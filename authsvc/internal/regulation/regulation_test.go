@@ -67,6 +67,11 @@ func runStoreTests(t *testing.T, open newStore) {
 		if res, err := s.Hit(ctx, "other", l); err != nil || !res.Allowed {
 			t.Fatalf("another key shares the count: %+v %v", res, err)
 		}
+		for range 3 {
+			if res, err := s.Peek(ctx, "other", l); err != nil || res.Remaining != 2 {
+				t.Fatalf("Peek charged: %+v %v", res, err)
+			}
+		}
 		if err := s.Reset(ctx, "k"); err != nil {
 			t.Fatal(err)
 		}
