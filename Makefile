@@ -14,6 +14,7 @@ TESTFLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME ?= 5s
 FUZZ_TARGETS = \
 	./gateway/internal/routing:FuzzCheckPathMatch \
+	./authsvc/internal/users:FuzzCanonicalEmail \
 	./gateway/internal/proxy:FuzzStripIdentityHeaders \
 	./gateway/internal/proxy:FuzzDirectMatchesReverseProxy \
 	./gateway/internal/forwarded:FuzzForwarded \

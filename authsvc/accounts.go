@@ -23,9 +23,16 @@ const (
 // verification is required (EmailConfig.VerificationRequired) the account starts
 // unverified (User.Verified false) and the verification mail is sent before Register
 // returns; if it cannot be sent the account is removed again, so that registering
-// again works. Errors: *ValidationError (see Validate), ErrEmailTaken, ErrMailFailed,
-// ErrUnavailable.
-func (s *Service) Register(ctx context.Context, u NewUser) (User, error) {
+// again works. Each valid registration is counted against cl.IP's registration limit
+// (RegulationConfig.Register). Errors: *ValidationError (see Validate), ErrRateLimited,
+// ErrEmailTaken, ErrMailFailed, ErrUnavailable.
+func (s *Service) Register(ctx context.Context, u NewUser, cl Client) (User, error) {
+	if issues := s.Validate(u); len(issues) > 0 {
+		return User{}, &ValidationError{Issues: issues}
+	}
+	if err := s.limit(ctx, "register", clientKey(cl.IP), s.cfg.Regulation.Register); err != nil {
+		return User{}, err
+	}
 	return s.register(ctx, u, s.cfg.Email.VerificationRequired)
 }
 
@@ -110,28 +117,49 @@ func (s *Service) EnsureAdmin(ctx context.Context, u NewUser) (string, error) {
 // Login checks the credentials and opens a new session (a new id every time: no
 // fixation, SECURITY.md P5). Unknown email, wrong password and an unreadable hash all
 // answer ErrInvalidCredentials after the same hashing work, padded to the failed-login
-// floor while seed hashes remain. When verification is required, an unverified account
-// with the right password gets ErrNotVerified. Errors: ErrInvalidCredentials,
-// ErrNotVerified, ErrUnavailable.
+// floor while seed hashes remain. So does a locked-out email or client IP
+// (RegulationConfig; SECURITY.md P4), whatever the password: the password is still
+// checked, so a lockout takes as long as a wrong password. When verification is
+// required, an unverified account with the right password gets ErrNotVerified.
+// Errors: ErrInvalidCredentials, ErrNotVerified, ErrUnavailable.
 func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, error) {
 	start := time.Now()
-	u, err := s.verifyPassword(ctx, NormalizeEmail(cr.Email), cr.Password)
-	if errors.Is(err, ErrInvalidCredentials) && s.failFloor > 0 {
-		wait := time.NewTimer(s.failFloor - time.Since(start))
-		select {
-		case <-wait.C:
-		case <-ctx.Done():
-			wait.Stop()
+	email, err := CanonicalEmail(cr.Email)
+	if err != nil {
+		email = "" // matches no account; the password is still checked (against a dummy)
+	}
+	gate, err := s.admitLogin(ctx, email, cl.IP)
+	if err != nil {
+		return Grant{}, err
+	}
+	u, err := s.verifyPassword(ctx, email, cr.Password, !gate.locked)
+	if gate.locked && (err == nil || errors.Is(err, ErrInvalidCredentials)) {
+		err = ErrInvalidCredentials
+	}
+	if errors.Is(err, ErrInvalidCredentials) {
+		s.countLoginFailure(ctx, gate) // regulation.go
+		if s.failFloor > 0 {
+			wait := time.NewTimer(s.failFloor - time.Since(start))
+			select {
+			case <-wait.C:
+			case <-ctx.Done():
+				wait.Stop()
+			}
 		}
 	}
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
-			s.loginFailed(ctx, NormalizeEmail(cr.Email), cl, "", err) // audit.go
+			logged := email
+			if logged == "" {
+				logged = NormalizeEmail(cr.Email)
+			}
+			s.auditLoginFailure(ctx, logged, cl, "", err, gate.locked) // audit.go
 		}
 		return Grant{}, err
 	}
+	s.loginSucceeded(ctx, gate)
 	if s.cfg.Email.VerificationRequired && !u.Verified {
-		s.loginFailed(ctx, u.Email, cl, u.ID.Hex(), ErrNotVerified) // audit.go
+		s.auditLoginFailure(ctx, u.Email, cl, u.ID.Hex(), ErrNotVerified, false) // audit.go
 		return Grant{}, ErrNotVerified
 	}
 	sid, err := s.access.NewID()
@@ -165,9 +193,9 @@ func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, 
 	return g, nil
 }
 
-// verifyPassword finds the user and verifies the password, upgrading old hashes.
-// Errors: ErrInvalidCredentials, ErrUnavailable.
-func (s *Service) verifyPassword(ctx context.Context, email, pw string) (users.User, error) {
+// verifyPassword finds the user and verifies the password, upgrading old hashes when
+// upgrade is set. Errors: ErrInvalidCredentials, ErrUnavailable.
+func (s *Service) verifyPassword(ctx context.Context, email, pw string, upgrade bool) (users.User, error) {
 	if !validEmail(email) {
 		email = "" // never matches: the dummy verify below evens out the time
 	}
@@ -191,7 +219,7 @@ func (s *Service) verifyPassword(ctx context.Context, email, pw string) (users.U
 		}
 		return users.User{}, ErrInvalidCredentials
 	}
-	if rehash {
+	if rehash && upgrade {
 		if h, err := s.hasher.Hash(ctx, pw); err == nil {
 			if err := s.users.SetPasswordHash(ctx, u.ID, h); err != nil {
 				s.log.WarnContext(ctx, "password rehash not saved", "user_id", u.ID.Hex(), "error", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/authgate/authgate/authsvc/internal/audit"
 	"github.com/authgate/authgate/authsvc/internal/password"
+	"github.com/authgate/authgate/authsvc/internal/regulation"
 	"github.com/authgate/authgate/authsvc/internal/sessions"
 	"github.com/authgate/authgate/authsvc/internal/tokens"
 	"github.com/authgate/authgate/authsvc/internal/users"
@@ -60,6 +61,9 @@ type Config struct {
 	// Audit bounds the audit log (audit.go).
 	Audit AuditConfig
 
+	// Regulation is brute-force regulation; its zero value regulates nothing.
+	Regulation RegulationConfig
+
 	Clock  func() time.Time // nil means time.Now
 	Logger *slog.Logger     // nil discards
 }
@@ -96,6 +100,7 @@ func (c *Config) check() error {
 	}
 	errs = append(errs, c.Email.check()...)
 	errs = append(errs, c.Audit.check()...)
+	errs = append(errs, c.Regulation.check()...)
 	return errors.Join(errs...)
 }
 
@@ -114,7 +119,9 @@ type Credentials struct {
 	Email, Password string
 }
 
-// Client describes where a login comes from; it is stored with the session.
+// Client describes where a request comes from: IP is the client address as the
+// gateway's trusted proxies report it (the regulation counts by it), both are stored
+// with a session.
 type Client struct {
 	IP, UserAgent string
 }
@@ -164,6 +171,8 @@ type Service struct {
 	// audit records security events and admin actions (audit.go); auditStore reads them.
 	audit      *audit.Recorder
 	auditStore *audit.Store
+	// reg holds the failure counters and bans (regulation.go).
+	reg *regulation.Store
 }
 
 // New builds the core on db (users) and rdb (sessions). It touches neither: Init
@@ -229,6 +238,7 @@ func New(cfg Config, db *mongo.Database, rdb redis.UniversalClient) (*Service, e
 		audit: audit.NewRecorder(auditStore, audit.RecorderConfig{
 			Queue: auditQueue, Timeout: cfg.MongoTimeout, Clock: cfg.Clock, Logger: cfg.Logger,
 		}),
+		reg: regulation.New(rdb, cfg.RedisPrefix, cfg.RedisTimeout),
 	}, nil
 }
 

@@ -33,6 +33,12 @@ func edKey(t *testing.T) string {
 // newCore is the account core on the real test MongoDB and Redis, with cheap hashing.
 func newCore(t *testing.T) *authsvc.Service {
 	t.Helper()
+	return newCoreWith(t, nil)
+}
+
+// newCoreWith is newCore with the configuration changed by mod first.
+func newCoreWith(t *testing.T, mod func(*authsvc.Config)) *authsvc.Service {
+	t.Helper()
 	keys, err := authsvc.LoadKeys(authsvc.KeyConfig{
 		Access: authsvc.KeySpec{Private: edKey(t)}, Refresh: authsvc.KeySpec{Private: edKey(t)},
 	}, "")
@@ -40,13 +46,17 @@ func newCore(t *testing.T) *authsvc.Service {
 		t.Fatal(err)
 	}
 	rdb, prefix := storetest.Redis(t)
-	s, err := authsvc.New(authsvc.Config{
+	cfg := authsvc.Config{
 		AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour, RefreshGrace: 10 * time.Second,
 		IdleTTL: time.Hour, MaxTTL: 24 * time.Hour, MaxSessions: 3, Issuer: "authgate", Audience: "authgate",
 		Keys: keys, PasswordMaxLength: 64, MaxConcurrentHashes: 4, HashMemoryKiB: 64, HashIterations: 1,
 		RedisPrefix: prefix, RedisTimeout: 5 * time.Second, MongoTimeout: 5 * time.Second,
 		Audit: authsvc.AuditConfig{Retention: time.Hour, CleanupInterval: time.Minute},
-	}, storetest.MongoDatabase(t), rdb)
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := authsvc.New(cfg, storetest.MongoDatabase(t), rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,15 +71,15 @@ func newCore(t *testing.T) *authsvc.Service {
 func TestCore(t *testing.T) {
 	ctx := t.Context()
 	s := newCore(t)
-	u, err := s.Register(ctx, authsvc.NewUser{Name: " Ada ", Email: " ADA@Example.com", Password: "ada-password"})
+	u, err := s.Register(ctx, authsvc.NewUser{Name: " Ada ", Email: " ADA@Example.com", Password: "ada-password"}, authsvc.Client{})
 	if err != nil || u.Email != "ada@example.com" || u.Name != "Ada" || u.Role != authsvc.RoleUser || u.ID == "" {
 		t.Fatalf("Register = %+v, %v", u, err)
 	}
 	var ve *authsvc.ValidationError
-	if _, err := s.Register(ctx, authsvc.NewUser{Name: "", Email: "nope", Password: "short"}); !errors.As(err, &ve) || len(ve.Issues) != 3 {
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "", Email: "nope", Password: "short"}, authsvc.Client{}); !errors.As(err, &ve) || len(ve.Issues) != 3 {
 		t.Fatalf("invalid Register = %v", err)
 	}
-	if _, err := s.Register(ctx, authsvc.NewUser{Name: "B", Email: "ada@EXAMPLE.com", Password: "ada-password"}); !errors.Is(err, authsvc.ErrEmailTaken) {
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "B", Email: "ada@EXAMPLE.com", Password: "ada-password"}, authsvc.Client{}); !errors.Is(err, authsvc.ErrEmailTaken) {
 		t.Fatalf("duplicate Register = %v", err)
 	}
 	for _, cr := range []authsvc.Credentials{{"ada@example.com", "wrong-password"}, {"nobody@example.com", "ada-password"}, {"not an email", "ada-password"}} {
@@ -198,7 +208,7 @@ func TestNewRequiresConfig(t *testing.T) {
 func TestRefreshAsProof(t *testing.T) {
 	ctx := t.Context()
 	s := newCore(t)
-	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Ed", Email: "ed@example.com", Password: "ed-password"}); err != nil {
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Ed", Email: "ed@example.com", Password: "ed-password"}, authsvc.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	g, err := s.Login(ctx, authsvc.Credentials{Email: "ed@example.com", Password: "ed-password"}, authsvc.Client{})

@@ -114,10 +114,14 @@ type forgotJob struct {
 
 // VerifyEmail consumes a verification code: the account it was sent for counts as
 // verified from now on. Errors: ErrVerificationFailed (unknown, expired or already
-// used), ErrUnavailable.
-func (s *Service) VerifyEmail(ctx context.Context, code string) error {
+// used), ErrRateLimited (too many attempts from cl.IP: RegulationConfig.Verify; a
+// malformed code is not counted), ErrUnavailable.
+func (s *Service) VerifyEmail(ctx context.Context, code string, cl Client) error {
 	if !wellFormedCode(code) {
 		return ErrVerificationFailed
+	}
+	if err := s.limit(ctx, "verify", clientKey(cl.IP), s.cfg.Regulation.Verify); err != nil {
+		return err
 	}
 	err := s.users.ConsumeVerification(ctx, hashCode(code), s.cfg.Clock())
 	switch {
@@ -135,18 +139,32 @@ func (s *Service) VerifyEmail(ctx context.Context, code string) error {
 // unknown or unverified email gets nothing. The token is made here for every email and
 // the lookup and the mail happen in the background, so neither the answer nor its time
 // tells whether the account exists (SECURITY.md E2); a full queue drops the request
-// (logged) without changing the answer. Errors: *ValidationError (email missing or not
-// an email).
-func (s *Service) ForgotPassword(ctx context.Context, email string) error {
+// (logged) without changing the answer.
+//
+// Requests are limited per client IP (RegulationConfig.Forgot: ErrRateLimited, which
+// depends on the IP only and so tells nothing about the email) and per email
+// (RegulationConfig.ForgotEmail, counted for every email, known or not): past that one
+// the answer stays the same and nothing is sent, so neither a mailbox can be flooded
+// nor the limit tell whether the account exists. Errors: *ValidationError (email
+// missing or not an email), ErrRateLimited, ErrUnavailable.
+func (s *Service) ForgotPassword(ctx context.Context, email string, cl Client) error {
+	if is, ok := emailIssue(email); !ok {
+		return &ValidationError{Issues: []Issue{is}}
+	}
 	email = NormalizeEmail(email)
-	switch {
-	case email == "":
-		return &ValidationError{Issues: []Issue{{"email", IssueRequired}}}
-	case !validEmail(email):
-		return &ValidationError{Issues: []Issue{{"email", IssueInvalid}}}
+	if err := s.limit(ctx, "forgot", clientKey(cl.IP), s.cfg.Regulation.Forgot); err != nil {
+		return err
 	}
 	token, _, err := newCode()
 	if err != nil {
+		return err
+	}
+	switch err := s.limit(ctx, "forgot-email", email, s.cfg.Regulation.ForgotEmail); {
+	case errors.Is(err, ErrRateLimited):
+		s.log.WarnContext(ctx, "forgot password: limit for this email reached; nothing sent",
+			"email_hash", banID(BanAccount, email)[len(BanAccount)+1:])
+		return nil
+	case err != nil:
 		return err
 	}
 	if s.cfg.Email.Mailer == nil {

@@ -158,7 +158,7 @@ func TestEmailVerificationCore(t *testing.T) {
 	ctx := t.Context()
 	s, box, clk, db := newMailCore(t)
 
-	u, err := s.Register(ctx, authsvc.NewUser{Name: "Vera", Email: "vera@example.com", Password: "vera-password"})
+	u, err := s.Register(ctx, authsvc.NewUser{Name: "Vera", Email: "vera@example.com", Password: "vera-password"}, authsvc.Client{})
 	if err != nil || u.Verified {
 		t.Fatalf("Register = %+v, %v", u, err)
 	}
@@ -184,14 +184,14 @@ func TestEmailVerificationCore(t *testing.T) {
 		t.Fatalf("unverified login, wrong password: %v, want ErrInvalidCredentials", err)
 	}
 	for _, bad := range []string{"", "nothex", strings.ToUpper(code), code[:63], strings.Repeat("0", 64)} {
-		if err := s.VerifyEmail(ctx, bad); !errors.Is(err, authsvc.ErrVerificationFailed) {
+		if err := s.VerifyEmail(ctx, bad, authsvc.Client{}); !errors.Is(err, authsvc.ErrVerificationFailed) {
 			t.Errorf("VerifyEmail(%q) = %v", bad, err)
 		}
 	}
-	if err := s.VerifyEmail(ctx, code); err != nil {
+	if err := s.VerifyEmail(ctx, code, authsvc.Client{}); err != nil {
 		t.Fatalf("VerifyEmail: %v", err)
 	}
-	if err := s.VerifyEmail(ctx, code); !errors.Is(err, authsvc.ErrVerificationFailed) {
+	if err := s.VerifyEmail(ctx, code, authsvc.Client{}); !errors.Is(err, authsvc.ErrVerificationFailed) {
 		t.Fatalf("second VerifyEmail: %v, want ErrVerificationFailed", err)
 	}
 	if _, err := s.Login(ctx, cr, authsvc.Client{}); err != nil {
@@ -199,26 +199,26 @@ func TestEmailVerificationCore(t *testing.T) {
 	}
 
 	// Expiry, on the injected clock.
-	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Late", Email: "late@example.com", Password: "late-password"}); err != nil {
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Late", Email: "late@example.com", Password: "late-password"}, authsvc.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	late := codeOf(t, box.next(t).Text, "verifyemail")
 	clk.advance(24*time.Hour + time.Second)
-	if err := s.VerifyEmail(ctx, late); !errors.Is(err, authsvc.ErrVerificationFailed) {
+	if err := s.VerifyEmail(ctx, late, authsvc.Client{}); !errors.Is(err, authsvc.ErrVerificationFailed) {
 		t.Fatalf("expired code: %v, want ErrVerificationFailed", err)
 	}
 
 	// A mail that cannot be sent leaves nothing behind.
 	box.fail.Store(true)
 	nu := authsvc.NewUser{Name: "Retry", Email: "retry@example.com", Password: "retry-password"}
-	if _, err := s.Register(ctx, nu); !errors.Is(err, authsvc.ErrMailFailed) {
+	if _, err := s.Register(ctx, nu, authsvc.Client{}); !errors.Is(err, authsvc.ErrMailFailed) {
 		t.Fatalf("Register with the mail failing: %v, want ErrMailFailed", err)
 	}
 	if n, _ := db.Collection("users").CountDocuments(ctx, bson.M{"email": "retry@example.com"}); n != 0 {
 		t.Fatalf("%d accounts left after the failed mail", n)
 	}
 	box.fail.Store(false)
-	if _, err := s.Register(ctx, nu); err != nil {
+	if _, err := s.Register(ctx, nu, authsvc.Client{}); err != nil {
 		t.Fatalf("Register again: %v", err)
 	}
 	box.next(t)
@@ -261,13 +261,13 @@ func mustMarshal(t *testing.T, v any) []byte {
 func TestPasswordResetCore(t *testing.T) {
 	ctx := t.Context()
 	s, box, clk, db := newMailCore(t)
-	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Rita", Email: "rita@example.com", Password: "rita-password"}); err != nil {
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Rita", Email: "rita@example.com", Password: "rita-password"}, authsvc.Client{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.VerifyEmail(ctx, codeOf(t, box.next(t).Text, "verifyemail")); err != nil {
+	if err := s.VerifyEmail(ctx, codeOf(t, box.next(t).Text, "verifyemail"), authsvc.Client{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Unv", Email: "unverified@example.com", Password: "unv-password"}); err != nil {
+	if _, err := s.Register(ctx, authsvc.NewUser{Name: "Unv", Email: "unverified@example.com", Password: "unv-password"}, authsvc.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	box.next(t)
@@ -277,18 +277,18 @@ func TestPasswordResetCore(t *testing.T) {
 	}
 
 	for _, email := range []string{"nobody@example.com", "unverified@example.com"} {
-		if err := s.ForgotPassword(ctx, email); err != nil {
+		if err := s.ForgotPassword(ctx, email, authsvc.Client{}); err != nil {
 			t.Fatalf("ForgotPassword(%s) = %v", email, err)
 		}
 	}
 	box.quiet(t, 300*time.Millisecond)
 	var ve *authsvc.ValidationError
 	for _, bad := range []string{"", "not-an-email"} {
-		if err := s.ForgotPassword(ctx, bad); !errors.As(err, &ve) {
+		if err := s.ForgotPassword(ctx, bad, authsvc.Client{}); !errors.As(err, &ve) {
 			t.Errorf("ForgotPassword(%q) = %v, want a ValidationError", bad, err)
 		}
 	}
-	if err := s.ForgotPassword(ctx, " RITA@example.com"); err != nil {
+	if err := s.ForgotPassword(ctx, " RITA@example.com", authsvc.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	m := box.next(t)
@@ -347,7 +347,7 @@ func TestPasswordResetCore(t *testing.T) {
 	}
 
 	// Expiry: the token of a second request dies after ten minutes.
-	if err := s.ForgotPassword(ctx, "rita@example.com"); err != nil {
+	if err := s.ForgotPassword(ctx, "rita@example.com", authsvc.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	token = codeOf(t, box.next(t).Text, "resetpassword")

@@ -21,7 +21,7 @@ func TestChangePasswordAndLogoutAll(t *testing.T) {
 	go func() { s.Run(rctx); close(done) }()
 	defer func() { stop(); <-done }()
 
-	u, err := s.Register(ctx, authsvc.NewUser{Name: "Cy", Email: "cy@example.com", Password: "cy-password"})
+	u, err := s.Register(ctx, authsvc.NewUser{Name: "Cy", Email: "cy@example.com", Password: "cy-password"}, authsvc.Client{})
 	if err != nil {
 		t.Fatal(err)
 	}

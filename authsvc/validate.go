@@ -1,6 +1,7 @@
 package authsvc
 
 import (
+	"errors"
 	"strings"
 	"unicode/utf8"
 
@@ -16,8 +17,23 @@ type NewUser struct {
 	Role                  string // "" means "user"
 }
 
-// NormalizeEmail trims and lower-cases an email, so that ALICE@x and alice@x are one account.
+// NormalizeEmail returns the stored form of an email: trimmed, the local part NFC and
+// lower-cased, the domain in lower-case ASCII (punycode), so that ALICE@x and alice@x
+// are one account (see CanonicalEmail for the rules). An email CanonicalEmail refuses
+// comes back trimmed and lower-cased only; check it with ValidEmail.
 func NormalizeEmail(email string) string { return users.NormalizeEmail(email) }
+
+// CanonicalEmail returns the stored form of email, or an error when it is not an
+// address an account may have: blank (ErrEmailEmpty), or malformed or holding a
+// control, zero-width, bidi or other invisible character (ErrEmailInvalid). It is
+// idempotent, and for ASCII input equals the trimmed, lower-cased address.
+func CanonicalEmail(email string) (string, error) { return users.CanonicalEmail(email) }
+
+// Errors of CanonicalEmail.
+var (
+	ErrEmailEmpty   = users.ErrEmailEmpty
+	ErrEmailInvalid = users.ErrEmailInvalid
+)
 
 // Rules are the account core's rules for new values, a pure function of its settings.
 type Rules struct {
@@ -31,14 +47,14 @@ func (s *Service) Validate(u NewUser) []Issue { return s.rules.Validate(u) }
 // there are none. Values are judged after trimming the name and normalising the email.
 func (r Rules) Validate(u NewUser) []Issue {
 	var out []Issue
-	if strings.TrimSpace(u.Name) == "" {
+	switch name := strings.TrimSpace(u.Name); {
+	case name == "":
 		out = append(out, Issue{"name", IssueRequired})
+	case !users.VisibleText(name, true):
+		out = append(out, Issue{"name", IssueInvalid})
 	}
-	switch email := NormalizeEmail(u.Email); {
-	case email == "":
-		out = append(out, Issue{"email", IssueRequired})
-	case !validEmail(email):
-		out = append(out, Issue{"email", IssueInvalid})
+	if is, ok := emailIssue(u.Email); !ok {
+		out = append(out, is)
 	}
 	out = append(out, r.checkPassword(u.Password)...)
 	return out
@@ -61,20 +77,23 @@ func (r Rules) checkPassword(pw string) []Issue {
 	return out
 }
 
-// ValidEmail reports whether s (already normalised) is acceptable as an account's email.
+// ValidEmail reports whether s is acceptable as an account's email (CanonicalEmail
+// accepts it).
 func ValidEmail(s string) bool { return validEmail(s) }
 
-// validEmail is a pragmatic check: one @, a non-empty local part, a dotted domain, no
-// spaces, at most 254 bytes.
 func validEmail(s string) bool {
-	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>()[],;:\"\\") {
-		return false
+	_, err := users.CanonicalEmail(s)
+	return err == nil
+}
+
+// emailIssue is the problem of an email as input, ok when it has none.
+func emailIssue(email string) (Issue, bool) {
+	switch _, err := users.CanonicalEmail(email); {
+	case err == nil:
+		return Issue{}, true
+	case errors.Is(err, users.ErrEmailEmpty):
+		return Issue{"email", IssueRequired}, false
+	default:
+		return Issue{"email", IssueInvalid}, false
 	}
-	at := strings.IndexByte(s, '@')
-	if at <= 0 || at != strings.LastIndexByte(s, '@') {
-		return false
-	}
-	domain := s[at+1:]
-	dot := strings.LastIndexByte(domain, '.')
-	return dot > 0 && dot < len(domain)-1 && !strings.Contains(domain, "..")
 }

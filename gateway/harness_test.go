@@ -134,6 +134,15 @@ func gatewayEnv(t testing.TB, db string) map[string]string {
 		"AUTHGATE_DATA_DIR":                         t.TempDir(),
 		"AUTHGATE_TOKENS__LEEWAY":                   "0s",
 		"AUTHGATE_PASSWORDS__MAX_CONCURRENT_HASHES": "4",
+		// Every test's requests come from 127.0.0.1: limits that suit one client
+		// would fail tests that register or fail many logins. The regulation tests
+		// (regulation_test.go) set their own.
+		"AUTHGATE_REGULATION__ACCOUNT__FAILURES":               "1000",
+		"AUTHGATE_REGULATION__IP__FAILURES":                    "10000",
+		"AUTHGATE_REGULATION__REGISTER__REQUESTS":              "10000",
+		"AUTHGATE_REGULATION__FORGOT_PASSWORD__REQUESTS":       "10000",
+		"AUTHGATE_REGULATION__VERIFY_EMAIL__REQUESTS":          "10000",
+		"AUTHGATE_REGULATION__FORGOT_PASSWORD_EMAIL__REQUESTS": "10000",
 	}
 }
 

@@ -50,8 +50,15 @@ type User struct {
 	PasswordResetAt       time.Time `bson:"passwordResetAt,omitempty"` // when the reset token expires
 }
 
-// NormalizeEmail trims and lower-cases an email, so that ALICE@x and alice@x are one account.
+// NormalizeEmail returns CanonicalEmail(email), so that ALICE@x and alice@x are one
+// account; an email CanonicalEmail refuses is only trimmed and lower-cased (the form
+// accounts were stored with before it existed), so that it still finds such an
+// account and never matches a canonical one. Callers that accept new input check
+// CanonicalEmail first.
 func NormalizeEmail(email string) string {
+	if c, err := CanonicalEmail(email); err == nil {
+		return c
+	}
 	return strings.ToLower(strings.TrimSpace(email))
 }
 

@@ -52,9 +52,9 @@ func (a *App) Handler(transport http.RoundTripper, watcher *sockets.Watcher) (*s
 	}
 	return server.New(server.Deps{
 		API:          authapi.New(a.Accounts, a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
-		Email:        authapi.NewEmailAPI(a.Accounts, jar, cfg.Passwords.MaxLength),
 		Account:      authapi.NewAccountAPI(a.Accounts, a.Accounts, jar, cfg.Passwords.MaxLength),
 		Audit:        adminapi.NewAuditAPI(a.Accounts),
+		Email:        authapi.NewEmailAPI(a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
 		Login:        login,
 		Auth:         a.Accounts,
 		Routes:       a.Routes,

@@ -100,7 +100,18 @@ func accountConfig(cfg *config.Config, keys *authsvc.Keys, log *slog.Logger) aut
 		RedisTimeout:        cfg.Redis.Timeout,
 		MongoTimeout:        cfg.MongoDB.Timeout,
 		Audit:               authsvc.AuditConfig{Retention: cfg.Audit.Retention, CleanupInterval: cfg.Audit.CleanupInterval},
+		Regulation:          regulationConfig(cfg.Regulation),
 		Logger:              log,
+	}
+}
+
+func regulationConfig(r config.Regulation) authsvc.RegulationConfig {
+	lock := func(l config.Lockout) authsvc.Lockout { return authsvc.Lockout(l) }
+	limit := func(l config.RateLimit) authsvc.RateLimit { return authsvc.RateLimit(l) }
+	return authsvc.RegulationConfig{
+		Account: lock(r.Account), IP: lock(r.IP),
+		Register: limit(r.Register), Forgot: limit(r.ForgotPassword),
+		ForgotEmail: limit(r.ForgotPasswordEmail), Verify: limit(r.VerifyEmail),
 	}
 }
 

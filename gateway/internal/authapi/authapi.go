@@ -19,8 +19,9 @@ import (
 type Signup interface {
 	// Validate returns the problems of u's values, in field order.
 	Validate(u authsvc.NewUser) []authsvc.Issue
-	// Register creates the account: *authsvc.ValidationError, ErrEmailTaken, ErrUnavailable.
-	Register(ctx context.Context, u authsvc.NewUser) (authsvc.User, error)
+	// Register creates the account: *authsvc.ValidationError, ErrRateLimited,
+	// ErrEmailTaken, ErrUnavailable.
+	Register(ctx context.Context, u authsvc.NewUser, cl authsvc.Client) (authsvc.User, error)
 }
 
 // Sessions is what signing in and out needs from the account core.
@@ -48,8 +49,8 @@ func New(signup Signup, sessions Sessions, jar *cookies.Jar, trust *forwarded.Tr
 
 // Register handles POST /api/auth/register: 201 with the new USER, or, when the
 // account must verify its email first, 201 with the seed's "email sent" message and no
-// user. Errors: *httperr.ValidationError, authsvc.ErrEmailTaken, ErrMailFailed,
-// ErrUnavailable, ErrMalformedBody.
+// user. Errors: *httperr.ValidationError, authsvc.ErrRateLimited, ErrEmailTaken,
+// ErrMailFailed, ErrUnavailable, ErrMalformedBody.
 func (a *API) Register(c echo.Context) error {
 	b, err := decodeRequest(c.Request())
 	if err != nil {
@@ -59,7 +60,8 @@ func (a *API) Register(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.signup.Register(c.Request().Context(), in)
+	r := c.Request()
+	u, err := a.signup.Register(r.Context(), in, authsvc.Client{IP: a.trust.ClientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}

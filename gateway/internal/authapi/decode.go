@@ -158,6 +158,8 @@ func issueMessage(is authsvc.Issue, passwordMaxLength int) (code, msg string) {
 	switch is.Field + "/" + is.Code {
 	case "name/" + authsvc.IssueRequired:
 		return "too_small", "Name is required"
+	case "name/" + authsvc.IssueInvalid:
+		return "invalid_string", "Invalid name"
 	case "email/" + authsvc.IssueRequired, "email/" + authsvc.IssueInvalid:
 		return "invalid_string", "Invalid email"
 	case "password/" + authsvc.IssueRequired, "password/" + authsvc.IssueTooShort:
@@ -188,10 +190,10 @@ func mergeByField(a, b []httperr.Problem, order []string) []httperr.Problem {
 func validateLogin(b body) (authsvc.Credentials, error) {
 	var v validator
 	email, okEmail := v.str(b, "email", "Email is required")
-	email = authsvc.NormalizeEmail(email)
 	if okEmail && !authsvc.ValidEmail(email) {
 		v.add("email", "invalid_string", "Invalid email or password")
 	}
+	email = authsvc.NormalizeEmail(email)
 	pw, okPw := v.str(b, "password", "Password is required")
 	if okPw && len([]rune(pw)) < authsvc.MinPasswordLength {
 		v.add("password", "too_small", "Invalid email or password")

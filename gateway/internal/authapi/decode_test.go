@@ -43,7 +43,7 @@ func api() *API {
 // rulesOnly is a Signup whose Validate is the core's own; Register is not used here.
 type rulesOnly struct{ authsvc.Rules }
 
-func (rulesOnly) Register(context.Context, authsvc.NewUser) (authsvc.User, error) {
+func (rulesOnly) Register(context.Context, authsvc.NewUser, authsvc.Client) (authsvc.User, error) {
 	return authsvc.User{}, nil
 }
 

@@ -8,14 +8,17 @@ import (
 
 	"github.com/authgate/authgate/authsvc"
 	"github.com/authgate/authgate/gateway/internal/cookies"
+	"github.com/authgate/authgate/gateway/internal/forwarded"
 )
 
 // Recovery is what email verification and password reset need from the account core.
 type Recovery interface {
-	// VerifyEmail consumes a verification code: ErrVerificationFailed, ErrUnavailable.
-	VerifyEmail(ctx context.Context, code string) error
-	// ForgotPassword starts a reset for any email and returns at once.
-	ForgotPassword(ctx context.Context, email string) error
+	// VerifyEmail consumes a verification code: ErrVerificationFailed, ErrRateLimited,
+	// ErrUnavailable.
+	VerifyEmail(ctx context.Context, code string, cl authsvc.Client) error
+	// ForgotPassword starts a reset for any email and returns at once:
+	// *authsvc.ValidationError, ErrRateLimited, ErrUnavailable.
+	ForgotPassword(ctx context.Context, email string, cl authsvc.Client) error
 	// ResetPassword sets a new password with a reset token: ErrResetTokenInvalid,
 	// ErrUnavailable.
 	ResetPassword(ctx context.Context, token, newPassword string) error
@@ -27,20 +30,28 @@ type Recovery interface {
 type EmailAPI struct {
 	core              Recovery
 	jar               *cookies.Jar
+	trust             *forwarded.Trust
 	passwordMaxLength int
 }
 
-// NewEmailAPI returns the handlers; passwordMaxLength is named in the seed's "Password
-// must be less than N characters".
-func NewEmailAPI(core Recovery, jar *cookies.Jar, passwordMaxLength int) *EmailAPI {
-	return &EmailAPI{core: core, jar: jar, passwordMaxLength: passwordMaxLength}
+// NewEmailAPI returns the handlers; trust names the client IP the core's limits count
+// by, passwordMaxLength is named in the seed's "Password must be less than N
+// characters".
+func NewEmailAPI(core Recovery, jar *cookies.Jar, trust *forwarded.Trust, passwordMaxLength int) *EmailAPI {
+	return &EmailAPI{core: core, jar: jar, trust: trust, passwordMaxLength: passwordMaxLength}
+}
+
+// client is where r comes from, as the trusted proxies say.
+func (a *EmailAPI) client(r *http.Request) authsvc.Client {
+	return authsvc.Client{IP: a.trust.ClientIP(r), UserAgent: r.UserAgent()}
 }
 
 // VerifyEmail handles GET /api/auth/verifyemail/:verificationCode: 200 "Email verified
 // successfully". Errors: authsvc.ErrVerificationFailed (401 "Could not verify email"),
-// ErrUnavailable.
+// ErrRateLimited, ErrUnavailable.
 func (a *EmailAPI) VerifyEmail(c echo.Context) error {
-	if err := a.core.VerifyEmail(c.Request().Context(), c.Param("verificationCode")); err != nil {
+	r := c.Request()
+	if err := a.core.VerifyEmail(r.Context(), c.Param("verificationCode"), a.client(r)); err != nil {
 		return err
 	}
 	return success(c, "Email verified successfully")
@@ -48,8 +59,9 @@ func (a *EmailAPI) VerifyEmail(c echo.Context) error {
 
 // ForgotPassword handles POST /api/auth/forgotpassword {email}: the same 200 answer
 // for every well-formed email, known or not, verified or not, at once (the core mails
-// in the background; SECURITY.md E2). Errors: *httperr.ValidationError (email missing
-// or not an email), ErrMalformedBody.
+// in the background; SECURITY.md E2), also past the per-email limit. Errors:
+// *httperr.ValidationError (email missing or not an email), authsvc.ErrRateLimited
+// (this client IP's limit), ErrUnavailable, ErrMalformedBody.
 func (a *EmailAPI) ForgotPassword(c echo.Context) error {
 	b, err := decodeRequest(c.Request())
 	if err != nil {
@@ -57,13 +69,13 @@ func (a *EmailAPI) ForgotPassword(c echo.Context) error {
 	}
 	var v validator
 	email, ok := v.str(b, "email", "Email is required")
-	if ok && !authsvc.ValidEmail(authsvc.NormalizeEmail(email)) {
+	if ok && !authsvc.ValidEmail(email) {
 		v.add("email", "invalid_string", "Invalid email")
 	}
 	if err := v.err(); err != nil {
 		return err
 	}
-	if err := a.core.ForgotPassword(c.Request().Context(), email); err != nil {
+	if err := a.core.ForgotPassword(c.Request().Context(), email, a.client(c.Request())); err != nil {
 		return err
 	}
 	return success(c, "You will receive a password reset email if user with that email exist")

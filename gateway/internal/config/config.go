@@ -76,6 +76,8 @@ type Config struct {
 	CSRF           CSRF      `koanf:"csrf"`
 	Email          Email     `koanf:"email"`
 	Audit          Audit     `koanf:"audit"`
+	// Regulation is brute-force regulation: login lockouts and request limits.
+	Regulation Regulation `koanf:"regulation"`
 	// Routes are the proxied paths, matched in the order given.
 	Routes []Route `koanf:"routes"`
 }

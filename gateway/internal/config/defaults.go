@@ -66,7 +66,8 @@ func defaults() Config {
 			VerificationRequired: false, PublicURL: "http://localhost:3000", VerificationTTL: 24 * time.Hour, From: "",
 			SMTP: SMTP{Host: "", Port: 587, Security: SMTPStartTLS, Username: "", Password: "", Timeout: 10 * time.Second},
 		},
-		Audit: Audit{Retention: 90 * 24 * time.Hour, CleanupInterval: time.Hour},
+		Audit:      Audit{Retention: 90 * 24 * time.Hour, CleanupInterval: time.Hour},
+		Regulation: defaultRegulation(),
 		Routes: []Route{
 			{Path: "/api/users/me", Match: MatchExact, Upstream: upstream, Policy: PolicyAuthenticated},
 			{Path: "/api/users", Match: MatchPrefix, Upstream: upstream, Roles: []string{"admin"}},

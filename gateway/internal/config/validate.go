@@ -117,6 +117,7 @@ func validate(c *Config, p *problems) {
 	validateRoutes(c.Routes, p)
 	validateEmail(c, p)
 	validateAudit(c, p)
+	validateRegulation(c, p)
 	validateAudiences(c, p)
 	if c.Production() {
 		validateProduction(c, p)
