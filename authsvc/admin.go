@@ -34,7 +34,7 @@ const (
 	DefaultPageLimit = 20
 	MaxPageLimit     = 100
 	maxPage          = 1_000_000
-	maxQueryLength   = 256
+	MaxQueryLength   = 256 // characters of UserQuery.Q
 )
 
 // UserQuery selects a page of users.
@@ -85,7 +85,7 @@ func (s *Service) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) 
 		q.Limit = DefaultPageLimit
 	}
 	var issues []Issue
-	if utf8.RuneCountInString(q.Q) > maxQueryLength {
+	if utf8.RuneCountInString(q.Q) > MaxQueryLength {
 		issues = append(issues, Issue{"q", IssueTooLong})
 	} else if !utf8.ValidString(q.Q) || strings.ContainsRune(q.Q, 0) {
 		issues = append(issues, Issue{"q", IssueInvalid})

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/authgate/authgate/gateway/internal/adminapi"
 	"github.com/authgate/authgate/gateway/internal/authapi"
 	"github.com/authgate/authgate/gateway/internal/cookies"
 	"github.com/authgate/authgate/gateway/internal/csrf"
@@ -52,6 +53,7 @@ func (a *App) Handler(transport http.RoundTripper, watcher *sockets.Watcher) (*s
 	return server.New(server.Deps{
 		API:          authapi.New(a.Accounts, a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
 		Email:        authapi.NewEmailAPI(a.Accounts, jar, cfg.Passwords.MaxLength),
+		Admin:        adminapi.New(a.Accounts, a.Accounts, a.Log),
 		Login:        login,
 		Auth:         a.Accounts,
 		Routes:       a.Routes,

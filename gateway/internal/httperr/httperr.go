@@ -99,6 +99,7 @@ func New(log *slog.Logger) *Table {
 		{authsvc.ErrVerificationFailed, Failure{http.StatusUnauthorized, "verification_failed", "Could not verify email"}},
 		{authsvc.ErrResetTokenInvalid, Failure{http.StatusForbidden, "reset_token_invalid", "Token is invalid or has expired"}},
 		{authsvc.ErrMailFailed, Failure{http.StatusInternalServerError, "mail_failed", "There was an error sending email, please try again"}},
+		{authsvc.ErrLastAdmin, Failure{http.StatusConflict, "last_admin", "The last admin cannot be demoted, disabled or deleted"}},
 		{authsvc.ErrNotFound, Failure{http.StatusNotFound, "not_found", "Not found"}},
 		{authsvc.ErrUnavailable, Failure{http.StatusServiceUnavailable, "unavailable", "Service temporarily unavailable, please retry"}},
 		{ErrMalformedBody, Failure{http.StatusBadRequest, "malformed_body", "Malformed JSON in request body"}},

@@ -44,6 +44,18 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	e.GET("/logout", lu.Logout, s.sameSiteState)
 	e.POST("/logout", lu.Logout, middleware.BodyLimit(s.deps.BodyLimit), s.sameSite)
 
+	// The admin API: a signed-in admin only (admin.go); unsafe methods refuse cross-site
+	// requests riding the cookies (SECURITY.md C3).
+	ad := s.deps.Admin
+	admin := e.Group("/api/admin", middleware.BodyLimit(s.deps.BodyLimit), noStore, s.adminOnly)
+	admin.GET("/users", ad.ListUsers)
+	admin.GET("/users/:id", ad.GetUser)
+	admin.PATCH("/users/:id", ad.UpdateUser, s.sameSite)
+	admin.DELETE("/users/:id", ad.DeleteUser, s.sameSite)
+	admin.GET("/users/:id/sessions", ad.ListSessions)
+	admin.DELETE("/users/:id/sessions", ad.RevokeSessions, s.sameSite)
+	admin.DELETE("/users/:id/sessions/:sid", ad.RevokeSession, s.sameSite)
+
 	// Forward auth for proxies in front (any method: the original's is in the headers).
 	fa := rt.forwardAuth
 	authz := e.Group("/api/authz", middleware.BodyLimit(s.deps.BodyLimit))

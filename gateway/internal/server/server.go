@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/authgate/authgate/authsvc"
+	"github.com/authgate/authgate/gateway/internal/adminapi"
 	"github.com/authgate/authgate/gateway/internal/authapi"
 	"github.com/authgate/authgate/gateway/internal/authz"
 	"github.com/authgate/authgate/gateway/internal/cookies"
@@ -37,6 +38,7 @@ type Deps struct {
 	API     *authapi.API        // /api/auth
 	Email   *authapi.EmailAPI   // /api/auth verification and password reset
 	Login   *loginui.Handler    // the sign-in page, /login and /logout
+	Admin   *adminapi.API       // /api/admin
 	Auth    authz.Authenticator // the account core's Authenticate
 	Routes  *routing.Table
 	Paths   routing.PathCheck
@@ -92,8 +94,8 @@ func New(d Deps) (*Server, error) {
 		d.WellKnown == nil || d.BodyLimit == "" || d.Logger == nil || d.AccessLog == nil {
 		return nil, errors.New("server: a required dependency is missing")
 	}
-	if d.Email == nil {
-		return nil, errors.New("server: the email API is missing")
+	if d.Email == nil || d.Admin == nil {
+		return nil, errors.New("server: the email or admin API is missing")
 	}
 	s := &Server{deps: d, log: d.Logger, ready: newReadiness(d.Checks, d.Logger), idPrefix: idPrefix()}
 	if err := s.SetRoutes(d.Routes); err != nil {
