@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -21,16 +24,18 @@ type adminStack struct {
 	token   string // the admin's access token
 }
 
-func startAdminStack(t *testing.T) *adminStack {
+func startAdminStack(t *testing.T, extra ...map[string]any) *adminStack {
 	t.Helper()
 	db := fmt.Sprintf("admin_%d", time.Now().UnixNano())
 	up := startUpstreamDemo(t, db)
-	routes, _ := json.Marshal([]map[string]any{
+	routes, _ := json.Marshal(append([]map[string]any{
 		{"path": "/api/users/me", "match": "exact", "upstream": up, "policy": "authenticated"},
 		{"path": "/api/users", "upstream": up, "roles": []string{"admin"}},
-	})
+	}, extra...))
 	env := gatewayEnv(t, db)
 	env["AUTHGATE_ROUTES"] = string(routes)
+	// Sockets close on the revocation message, long before any periodic check.
+	env["AUTHGATE_PROXY__WEBSOCKET_CHECK_INTERVAL"] = "1h"
 	env["AUTHGATE_BOOTSTRAP__ADMIN_EMAIL"] = "root@authgate.test"
 	env["AUTHGATE_BOOTSTRAP__ADMIN_PASSWORD"] = "root-password-1"
 	s := &adminStack{a: startGateway(t, env)}
@@ -347,4 +352,50 @@ func TestAdminLastAdmin(t *testing.T) {
 	expect(t, as(t, s.b, s.token, "GET", "/api/admin/users", nil), 403, "You are not allowed to perform this action")
 	expect(t, as(t, s.a, tok, "DELETE", "/api/admin/users/"+id, nil), 409, msg)
 	expect(t, as(t, s.a, tok, "GET", "/api/admin/users/"+id, nil), 200, "")
+}
+
+// TestAdminClosesSockets: disabling a user, revoking one of their sessions or deleting
+// them closes their WebSockets on the other replica at once (the revocation message,
+// not the hourly check this stack is configured with).
+func TestAdminClosesSockets(t *testing.T) {
+	s := startAdminStack(t, map[string]any{"path": "/ws", "upstream": wsUpstream(t), "policy": "authenticated"})
+	id, _ := s.user(t, "Wes", "wes@example.com")
+	wsURL := "ws" + strings.TrimPrefix(s.b, "http")
+	ctx := t.Context()
+	open := func(tok string) *websocket.Conn {
+		t.Helper()
+		conn, _, err := websocket.Dial(ctx, wsURL+"/ws/echo", &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}}}) //nolint:bodyclose // an upgraded response has no body to close
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.CloseNow() })
+		if _, _, err := conn.Read(ctx); err != nil { // the upstream's hello
+			t.Fatal(err)
+		}
+		return conn
+	}
+	closed := func(conn *websocket.Conn, what string) {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		start := time.Now()
+		if _, _, err := conn.Read(rctx); err == nil || rctx.Err() != nil {
+			t.Fatalf("socket still open %v after %s (err %v)", time.Since(start), what, err)
+		}
+	}
+	path := "/api/admin/users/" + id
+
+	conn := open(s.login(t, "wes@example.com"))
+	expect(t, as(t, s.a, s.token, "PATCH", path, map[string]any{"disabled": true}), 200, "")
+	closed(conn, "disable")
+	expect(t, as(t, s.a, s.token, "PATCH", path, map[string]any{"disabled": false}), 200, "")
+
+	conn = open(s.login(t, "wes@example.com"))
+	sid := dataOf(t, as(t, s.a, s.token, "GET", path+"/sessions", nil))["sessions"].([]any)[0].(map[string]any)["id"].(string)
+	expect(t, as(t, s.a, s.token, "DELETE", path+"/sessions/"+sid, nil), 200, "")
+	closed(conn, "revoking the session")
+
+	conn = open(s.login(t, "wes@example.com"))
+	expect(t, as(t, s.a, s.token, "DELETE", path, nil), 200, "")
+	closed(conn, "delete")
 }
