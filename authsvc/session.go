@@ -121,9 +121,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Grant, erro
 	return g, nil
 }
 
-// syncRole checks at refresh that the user still exists and is not disabled, and copies a role changed in
-// MongoDB into the session. A deleted or disabled user's sessions are revoked
-// (ErrRefreshFailed).
+// syncRole checks at refresh that the user still exists and is not disabled, and copies
+// a role changed in MongoDB into the session. A deleted or disabled user's sessions are
+// revoked (ErrRefreshFailed).
 // While MongoDB is unreachable the session keeps its role, so logged-in users are not
 // logged out by an outage (SECURITY.md R2). Errors: ErrRefreshFailed, ErrUnavailable.
 func (s *Service) syncRole(ctx context.Context, uid, sid string) error {
