@@ -309,7 +309,10 @@ func TestAdminSessions(t *testing.T) {
 			t.Fatalf("session %v", m)
 		}
 	}
-	newest := list[0].(map[string]any)["id"].(string) // tok2's
+	newest := sidOf(t, tok2)
+	if list[0].(map[string]any)["id"] != newest && list[1].(map[string]any)["id"] != newest {
+		t.Fatalf("sessions %v do not have %s", list, newest)
+	}
 	expect(t, as(t, s.b, tok2, "GET", "/api/users/me", nil), 200, "")
 
 	// Bea's session under the admin's id, and a made-up one: 404, nothing revoked.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -140,7 +141,10 @@ func TestUsersCLI(t *testing.T) {
 		if len(listed.Sessions) != 2 {
 			t.Fatalf("sessions %v", listed.Sessions)
 		}
-		newest := listed.Sessions[0]["id"].(string)
+		newest := sidOf(t, second)
+		if listed.Sessions[0]["id"] != newest && listed.Sessions[1]["id"] != newest {
+			t.Fatalf("sessions %v do not have %s", listed.Sessions, newest)
+		}
 		if table := mustCLI(t, env, "", "sessions", "list", "ed@example.com"); !strings.Contains(table, newest) || !strings.HasPrefix(table, "ID ") {
 			t.Fatalf("table:\n%s", table)
 		}
@@ -167,4 +171,20 @@ func userID(t *testing.T, env map[string]string, email string) string {
 		t.Fatalf("users list --q %s: %v %v", email, page.Users, err)
 	}
 	return page.Users[0]["id"].(string)
+}
+
+// sidOf reads the session id out of an access token (its sid claim; no verification:
+// the test only names the session).
+func sidOf(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct{ Sid string }
+	if err != nil || json.Unmarshal(raw, &claims) != nil || claims.Sid == "" {
+		t.Fatalf("no sid in %q: %v", token, err)
+	}
+	return claims.Sid
 }
