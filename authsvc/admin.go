@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -167,6 +168,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, up UserUpdate) (Use
 			return User{}, s.sessionError(err)
 		}
 	}
+	s.propagate(ctx)
 	s.log.InfoContext(ctx, "user updated", "user_id", id, "role_changed", up.Role != nil, "disabled", up.Disabled)
 	return s.User(ctx, id)
 }
@@ -198,6 +200,7 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 	if err := s.users.Delete(ctx, id); err != nil && !errors.Is(err, users.ErrNotFound) {
 		return userError(err, nil)
 	}
+	s.propagate(ctx)
 	s.log.InfoContext(ctx, "user deleted", "user_id", id)
 	return nil
 }
@@ -222,6 +225,7 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 	if _, err := s.sessions.DeleteAll(ctx, id); err != nil {
 		return s.sessionError(err)
 	}
+	s.propagate(ctx)
 	s.log.InfoContext(ctx, "password set by an administrator; sessions revoked", "user_id", id)
 	return nil
 }
@@ -241,7 +245,36 @@ func (s *Service) RevokeUserSessions(ctx context.Context, id string) (int, error
 	if _, err := s.users.ByID(ctx, id); err != nil {
 		return 0, userError(err, nil)
 	}
-	return s.RevokeAll(ctx, id)
+	n, err := s.RevokeAll(ctx, id)
+	if err == nil {
+		s.propagate(ctx)
+	}
+	return n, err
+}
+
+// RevokeUserSession ends one session of user id, as RevokeSession, and waits for every
+// replica to have dropped it. Errors: ErrNotFound (no such live session of this user),
+// ErrUnavailable.
+func (s *Service) RevokeUserSession(ctx context.Context, id, sessionID string) error {
+	if err := s.RevokeSession(ctx, id, sessionID); err != nil {
+		return err
+	}
+	s.propagate(ctx)
+	return nil
+}
+
+// propagateWait bounds how long an administrator's change waits for the replicas.
+const propagateWait = 250 * time.Millisecond
+
+// propagate waits (at most propagateWait) until every serving replica has applied the
+// revocations just published, so that the change counts on the user's very next
+// request whichever replica it reaches (sessions/barrier.go). A replica that does not
+// answer in time still drops its copy when the message reaches it, and never serves
+// one longer than the session cache's TTL.
+func (s *Service) propagate(ctx context.Context) {
+	if !s.sessions.Barrier(ctx, propagateWait) {
+		s.log.WarnContext(ctx, "not every replica confirmed a revocation in time", "wait_ms", propagateWait.Milliseconds())
+	}
 }
 
 // guardedUpdate writes c to before's document; when guard is set (the change removes

@@ -302,7 +302,7 @@ func (c *sessionsRevokeCmd) Run(e *env) error {
 			fmt.Fprintf(e.stdout, "%d sessions of %s ended\n", n, u.Email)
 			return nil
 		}
-		if err := a.Accounts.RevokeSession(e.ctx, u.ID, c.Session); errors.Is(err, authsvc.ErrNotFound) {
+		if err := a.Accounts.RevokeUserSession(e.ctx, u.ID, c.Session); errors.Is(err, authsvc.ErrNotFound) {
 			return fmt.Errorf("%s has no session %q", u.Email, c.Session)
 		} else if err != nil {
 			return err

@@ -148,11 +148,11 @@ func TestUsersCLI(t *testing.T) {
 		if table := mustCLI(t, env, "", "sessions", "list", "ed@example.com"); !strings.Contains(table, newest) || !strings.HasPrefix(table, "ID ") {
 			t.Fatalf("table:\n%s", table)
 		}
-		failCLI(t, env, "", "has no session", "sessions", "revoke", "op@example.com", newest) // another user's session
+		failCLI(t, env, "", "has no session", "sessions", "revoke", "op@example.com", "--", newest) // another user's session; ids may start with "-"
 		failCLI(t, env, "", "name one SESSION_ID or give --all", "sessions", "revoke", "ed@example.com")
-		failCLI(t, env, "", "name one SESSION_ID or give --all", "sessions", "revoke", "ed@example.com", newest, "--all")
+		failCLI(t, env, "", "name one SESSION_ID or give --all", "sessions", "revoke", "ed@example.com", "--all", "--", newest)
 		expect(t, get(second, "/echo"), 200, "")
-		mustCLI(t, env, "", "sessions", "revoke", "ed@example.com", newest)
+		mustCLI(t, env, "", "sessions", "revoke", "ed@example.com", "--", newest)
 		expect(t, get(second, "/echo"), 401, "User session has expired")
 		expect(t, get(first, "/echo"), 200, "")
 		if out := mustCLI(t, env, "", "sessions", "revoke", "ed@example.com", "--all"); out != "1 sessions of ed@example.com ended\n" {

@@ -34,8 +34,8 @@ type Sessions interface {
 	UserSessions(ctx context.Context, userID string) ([]authsvc.Session, error)
 	// RevokeUserSessions: ErrNotFound (no such user), ErrUnavailable.
 	RevokeUserSessions(ctx context.Context, userID string) (int, error)
-	// RevokeSession: ErrNotFound (no such session of this user), ErrUnavailable.
-	RevokeSession(ctx context.Context, userID, sessionID string) error
+	// RevokeUserSession: ErrNotFound (no such session of this user), ErrUnavailable.
+	RevokeUserSession(ctx context.Context, userID, sessionID string) error
 }
 
 // API holds the handlers' collaborators.
@@ -190,7 +190,7 @@ func (a *API) RevokeSession(c echo.Context) error {
 	if !validID(id) {
 		return authsvc.ErrNotFound
 	}
-	if err := a.sessions.RevokeSession(c.Request().Context(), id, sid); err != nil {
+	if err := a.sessions.RevokeUserSession(c.Request().Context(), id, sid); err != nil {
 		return err
 	}
 	a.audit(c, "sessions.revoke", id, "session_id", sid)

@@ -51,7 +51,7 @@ func (f *fakeCore) UserSessions(context.Context, string) ([]authsvc.Session, err
 
 func (f *fakeCore) RevokeUserSessions(context.Context, string) (int, error) { return 0, f.err }
 
-func (f *fakeCore) RevokeSession(context.Context, string, string) error { return f.err }
+func (f *fakeCore) RevokeUserSession(context.Context, string, string) error { return f.err }
 
 const uid = "0123456789abcdef01234567"
 
