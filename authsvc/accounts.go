@@ -178,6 +178,9 @@ func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, 
 	if err != nil {
 		return Grant{}, s.sessionError(err)
 	}
+	if err := s.confirmLogin(ctx, sess); err != nil { // admin.go
+		return Grant{}, err
+	}
 	for _, old := range evicted {
 		s.log.InfoContext(ctx, "session evicted: too many sessions", "user_id", sess.UserID, "session_id", old)
 		s.audit.Record(ctx, audit.Event{Type: audit.SessionEvicted, UserID: sess.UserID, SessionID: old})
@@ -219,6 +222,9 @@ func (s *Service) verifyPassword(ctx context.Context, email, pw string, upgrade 
 		}
 		return users.User{}, ErrInvalidCredentials
 	}
+	if u.Disabled { // after the same work as a wrong password: one answer (SECURITY.md P3)
+		return users.User{}, ErrInvalidCredentials
+	}
 	if rehash && upgrade {
 		if h, err := s.hasher.Hash(ctx, pw); err == nil {
 			if err := s.users.SetPasswordHash(ctx, u.ID, h); err != nil {
@@ -257,23 +263,6 @@ func (s *Service) Me(ctx context.Context, accessToken string) (User, error) {
 	return u, err
 }
 
-// SetRole changes a user's role in MongoDB and in every live session, so that it takes
-// effect on the user's next request. Errors: ErrNotFound, ErrUnavailable.
-func (s *Service) SetRole(ctx context.Context, userID, role string) error {
-	if strings.TrimSpace(role) == "" {
-		return &ValidationError{Issues: []Issue{{"role", IssueRequired}}}
-	}
-	if err := s.users.SetRole(ctx, userID, role); err != nil {
-		return userError(err, nil)
-	}
-	if err := s.sessions.SetRole(ctx, userID, role); err != nil {
-		return s.sessionError(err)
-	}
-	s.log.InfoContext(ctx, "role changed", "user_id", userID, "role", role)
-	s.audit.Record(ctx, audit.Event{Type: audit.RoleChanged, UserID: userID, Details: map[string]any{"role": role}})
-	return nil
-}
-
 // userError maps a users store error; dup is what ErrDuplicateEmail becomes.
 func userError(err, dup error) error {
 	switch {
@@ -309,7 +298,7 @@ func truncate(s string, n int) string {
 func publicUser(u users.User) User {
 	return User{
 		ID: u.ID.Hex(), Name: u.Name, Email: u.Email, Role: u.Role, Photo: u.Photo, Provider: u.Provider,
-		Verified: u.Verified, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		Verified: u.Verified, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }
 

@@ -139,6 +139,7 @@ type Grant struct {
 type User struct {
 	ID, Name, Email, Role, Photo, Provider string
 	Verified                               bool
+	Disabled                               bool // refused at login and refresh (admin.go)
 	CreatedAt, UpdatedAt                   time.Time
 }
 

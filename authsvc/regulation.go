@@ -101,6 +101,7 @@ func (s *Service) LiftBan(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	s.log.InfoContext(ctx, "lockout lifted", "ban_id", b.ID, "kind", b.Kind)
+	s.audit.Record(ctx, audit.Event{Type: audit.BanLifted, Details: map[string]any{"ban_id": b.ID, "kind": b.Kind}})
 	return nil
 }
 

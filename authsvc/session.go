@@ -123,8 +123,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Grant, erro
 	return g, nil
 }
 
-// syncRole checks at refresh that the user still exists and copies a role changed in
-// MongoDB into the session. A deleted user's sessions are revoked (ErrRefreshFailed).
+// syncRole checks at refresh that the user still exists and is not disabled, and copies
+// a role changed in MongoDB into the session. A deleted or disabled user's sessions are
+// revoked (ErrRefreshFailed).
 // While MongoDB is unreachable the session keeps its role, so logged-in users are not
 // logged out by an outage (SECURITY.md R2). Errors: ErrRefreshFailed, ErrUnavailable.
 func (s *Service) syncRole(ctx context.Context, uid, sid string) error {
@@ -138,6 +139,9 @@ func (s *Service) syncRole(ctx context.Context, uid, sid string) error {
 		return nil
 	case err != nil:
 		return err
+	case u.Disabled:
+		s.revokeDeletedUser(ctx, uid)
+		return ErrRefreshFailed
 	}
 	sess, err := s.sessions.Get(ctx, uid, sid)
 	switch {

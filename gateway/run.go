@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/alecthomas/kong"
 
@@ -19,12 +20,16 @@ type cli struct {
 	Migrate migrateCmd `cmd:"" help:"Bring a seed database up to date (email normalisation, bcrypt inventory), resumably, and report."`
 	Check   checkCmd   `cmd:"" name:"config" help:"Configuration commands."`
 	Keys    keysCmd    `cmd:"" help:"Signing key commands (README \"Key rotation\")."`
+
+	Users    usersCmd    `cmd:"" help:"Account administration (README \"Administration\")."`
+	Sessions sessionsCmd `cmd:"" help:"Session administration: list and end a user's sessions."`
 }
 
 // env is what every command gets: where the configuration comes from, where output goes.
 type env struct {
 	ctx            context.Context
 	getenv         func(string) string
+	stdin          io.Reader // passwords for users create and users reset-password
 	stdout, stderr io.Writer
 	configPath     string
 }
@@ -108,9 +113,14 @@ func (c *configCheckCmd) Run(e *env) error {
 // exitRequest is how --help asks run to stop (kong would otherwise call os.Exit).
 type exitRequest struct{ code int }
 
-// run parses args and runs the chosen command until ctx ends. `gateway` with no command
-// serves.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+// run is runWithInput with an empty standard input.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return runWithInput(ctx, args, getenv, strings.NewReader(""), stdout, stderr)
+}
+
+// runWithInput parses args and runs the chosen command until ctx ends; stdin is read only
+// by the commands that take a password. `gateway` with no command serves.
+func runWithInput(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("gateway"),
@@ -137,5 +147,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	return kctx.Run(&env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr, configPath: c.Config})
+	return kctx.Run(&env{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, configPath: c.Config})
 }

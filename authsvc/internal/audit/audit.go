@@ -30,6 +30,16 @@ const (
 	PasswordChangeFail = "password.change_fail" // the current password given was wrong
 	PasswordReset      = "password.reset"       // reset through a mailed link, every session revoked
 	RoleChanged        = "role.changed"         // a user's role changed
+
+	// Administrative actions (the admin API and the gateway's users/sessions commands;
+	// the actor is the admin, or "cli"). Role changes and session revocations by an
+	// admin are the RoleChanged and Session* events above, with the admin as actor.
+	UserCreated  = "admin.user_created"  // an account made by an operator
+	UserDisabled = "admin.user_disabled" // sign-in refused from now on, every session ended
+	UserEnabled  = "admin.user_enabled"  // a disabled account may sign in again
+	UserDeleted  = "admin.user_deleted"  // the account and its sessions removed
+	PasswordSet  = "admin.password_set"  // a password set by an operator, every session ended
+	BanLifted    = "admin.ban_lifted"    // a lockout ended before its time
 )
 
 // Event is one recorded event. Time, ActorID, IP and UserAgent left empty are filled

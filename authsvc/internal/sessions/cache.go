@@ -195,6 +195,9 @@ func (c *Cache) subscribe(ctx context.Context) {
 				c.up.Store(true)
 			}
 		case *redis.Message:
+			if c.st.ackBarrier(ctx, m.Payload) { // barrier.go: the revocations before it are applied
+				continue
+			}
 			if uid, sid, ok := parseRevocation(m.Payload); ok {
 				c.invalidate(uid, sid)
 			}

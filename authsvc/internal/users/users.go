@@ -48,6 +48,10 @@ type User struct {
 	VerificationExpiresAt time.Time `bson:"verificationExpiresAt,omitempty"`
 	PasswordResetToken    string    `bson:"passwordResetToken,omitempty"`
 	PasswordResetAt       time.Time `bson:"passwordResetAt,omitempty"` // when the reset token expires
+
+	// Disabled accounts cannot sign in or refresh (admin.go); seed documents have no
+	// such field and decode as enabled.
+	Disabled bool `bson:"disabled,omitempty"`
 }
 
 // NormalizeEmail returns CanonicalEmail(email), so that ALICE@x and alice@x are one

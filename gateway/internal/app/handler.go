@@ -50,11 +50,14 @@ func (a *App) Handler(transport http.RoundTripper, watcher *sockets.Watcher) (*s
 	if a.Assertions != nil {
 		assertions = a.Assertions
 	}
+	admin := adminapi.New(a.Accounts, a.Accounts, a.Log)
 	return server.New(server.Deps{
 		API:          authapi.New(a.Accounts, a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
 		Account:      authapi.NewAccountAPI(a.Accounts, a.Accounts, jar, cfg.Passwords.MaxLength),
 		Audit:        adminapi.NewAuditAPI(a.Accounts),
 		Email:        authapi.NewEmailAPI(a.Accounts, jar, a.Trust, cfg.Passwords.MaxLength),
+		Admin:        admin,
+		Bans:         adminapi.NewBansAPI(a.Accounts, admin),
 		Login:        login,
 		Auth:         a.Accounts,
 		Routes:       a.Routes,

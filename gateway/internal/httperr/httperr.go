@@ -101,6 +101,7 @@ func New(log *slog.Logger) *Table {
 		{authsvc.ErrMailFailed, Failure{http.StatusInternalServerError, "mail_failed", "There was an error sending email, please try again"}},
 		{authsvc.ErrWrongPassword, Failure{http.StatusForbidden, "wrong_password", "Your current password is incorrect"}},
 		{authsvc.ErrRateLimited, Failure{http.StatusTooManyRequests, "rate_limited", "Too many requests, please try again later"}},
+		{authsvc.ErrLastAdmin, Failure{http.StatusConflict, "last_admin", "The last admin cannot be demoted, disabled or deleted"}},
 		{authsvc.ErrNotFound, Failure{http.StatusNotFound, "not_found", "Not found"}},
 		{authsvc.ErrUnavailable, Failure{http.StatusServiceUnavailable, "unavailable", "Service temporarily unavailable, please retry"}},
 		{ErrMalformedBody, Failure{http.StatusBadRequest, "malformed_body", "Malformed JSON in request body"}},

@@ -43,10 +43,6 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	auth.POST("/logout-all", acct.LogoutAll, s.sameSite)
 	auth.POST("/password", acct.ChangePassword, s.sameSite)
 
-	// The admin API: signed-in admins only (admin.go).
-	admin := e.Group("/api/admin", middleware.BodyLimit(s.deps.BodyLimit), noStore, s.withClient, s.adminOnly)
-	admin.Match(read, "/audit", s.deps.Audit.Events)
-
 	// The browser sign-in page (SECURITY.md H6 for rd): login CSRF is refused like the
 	// JSON API's, and a link on another site cannot sign anyone out.
 	lu := s.deps.Login
@@ -54,6 +50,22 @@ func (s *Server) routes(e *echo.Echo, rt *runtime) {
 	e.POST("/login", lu.SignIn, middleware.BodyLimit(s.deps.BodyLimit), s.sameSite, s.withClient)
 	e.GET("/logout", lu.Logout, s.sameSiteState, s.withClient)
 	e.POST("/logout", lu.Logout, middleware.BodyLimit(s.deps.BodyLimit), s.sameSite, s.withClient)
+
+	// The admin API: a signed-in admin only (admin.go); unsafe methods refuse cross-site
+	// requests riding the cookies (SECURITY.md C3).
+	// The whole /api/admin prefix is the gateway's: nothing under it is proxied.
+	ad := s.deps.Admin
+	admin := e.Group("/api/admin", middleware.BodyLimit(s.deps.BodyLimit), noStore, s.withClient, s.adminOnly)
+	admin.Match(read, "/users", ad.ListUsers)
+	admin.Match(read, "/users/:id", ad.GetUser)
+	admin.PATCH("/users/:id", ad.UpdateUser, s.sameSite)
+	admin.DELETE("/users/:id", ad.DeleteUser, s.sameSite)
+	admin.Match(read, "/users/:id/sessions", ad.ListSessions)
+	admin.DELETE("/users/:id/sessions", ad.RevokeSessions, s.sameSite)
+	admin.DELETE("/users/:id/sessions/:sid", ad.RevokeSession, s.sameSite)
+	admin.Match(read, "/bans", s.deps.Bans.List)
+	admin.DELETE("/bans/:id", s.deps.Bans.Lift, s.sameSite)
+	admin.Match(read, "/audit", s.deps.Audit.Events)
 
 	// Forward auth for proxies in front (any method: the original's is in the headers).
 	fa := rt.forwardAuth

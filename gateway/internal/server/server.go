@@ -40,6 +40,8 @@ type Deps struct {
 	Account *authapi.AccountAPI // /api/auth: a signed-in user's sessions and password
 	Audit   *adminapi.AuditAPI  // /api/admin/audit
 	Login   *loginui.Handler    // the sign-in page, /login and /logout
+	Admin   *adminapi.API       // /api/admin
+	Bans    *adminapi.BansAPI   // /api/admin/bans
 	Auth    authz.Authenticator // the account core's Authenticate
 	Routes  *routing.Table
 	Paths   routing.PathCheck
@@ -95,10 +97,10 @@ func New(d Deps) (*Server, error) {
 		d.WellKnown == nil || d.BodyLimit == "" || d.Logger == nil || d.AccessLog == nil {
 		return nil, errors.New("server: a required dependency is missing")
 	}
-	if d.Email == nil {
-		return nil, errors.New("server: the email API is missing")
+	if d.Email == nil || d.Admin == nil {
+		return nil, errors.New("server: the email or admin API is missing")
 	}
-	if d.Account == nil || d.Audit == nil {
+	if d.Account == nil || d.Audit == nil || d.Bans == nil {
 		return nil, errors.New("server: the account or audit API is missing")
 	}
 	s := &Server{deps: d, log: d.Logger, ready: newReadiness(d.Checks, d.Logger), idPrefix: idPrefix()}
