@@ -114,3 +114,26 @@ func FuzzLoadYAML(f *testing.F) {
 		}
 	})
 }
+
+// TestReadmeDocumentsEveryKey checks that the README's configuration table names every
+// key: as `a.b`, in a row's shorthand (`a.x` / `.b`), or as a section `a.*` whose
+// keys a section of the README (or configs/gateway.yaml) describes.
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, l := range leaves() {
+		section, _, nested := strings.Cut(l.path, ".")
+		last := l.path[strings.LastIndex(l.path, ".")+1:]
+		switch {
+		case strings.Contains(text, "`"+l.path+"`"):
+		case nested && strings.Contains(text, "`"+section+".*`"):
+		case nested && strings.Contains(text, "`."+last+"`") && strings.Contains(text, "`"+section+"."):
+		case strings.HasSuffix(l.path, "_previous_public_keys") && strings.Contains(text, "`tokens.*_previous_public_keys`"):
+		default:
+			t.Errorf("README.md does not name the key %s", l.path)
+		}
+	}
+}
