@@ -138,14 +138,7 @@ func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, 
 	}
 	if errors.Is(err, ErrInvalidCredentials) {
 		s.countLoginFailure(ctx, gate) // regulation.go
-		if s.failFloor > 0 {
-			wait := time.NewTimer(s.failFloor - time.Since(start))
-			select {
-			case <-wait.C:
-			case <-ctx.Done():
-				wait.Stop()
-			}
-		}
+		s.padFailure(ctx, start)
 	}
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
@@ -194,6 +187,21 @@ func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, 
 	}
 	s.log.InfoContext(ctx, "login", "user_id", sess.UserID, "session_id", sess.ID)
 	return g, nil
+}
+
+// padFailure waits until the failed-login floor has passed since start (while seed
+// bcrypt hashes remain, a failure is padded to the time of a bcrypt check, so its
+// duration does not tell which kind of hash was tried; SECURITY.md P3), or ctx ends.
+func (s *Service) padFailure(ctx context.Context, start time.Time) {
+	if s.failFloor <= 0 {
+		return
+	}
+	wait := time.NewTimer(s.failFloor - time.Since(start))
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+	case <-ctx.Done():
+	}
 }
 
 // verifyPassword finds the user and verifies the password, upgrading old hashes when

@@ -90,14 +90,7 @@ func (s *Service) checkCurrentPassword(ctx context.Context, id Identity, pw stri
 	if err == nil && ok {
 		return u, nil
 	}
-	if s.failFloor > 0 {
-		wait := time.NewTimer(s.failFloor - time.Since(start))
-		select {
-		case <-wait.C:
-		case <-ctx.Done():
-			wait.Stop()
-		}
-	}
+	s.padFailure(ctx, start)
 	s.audit.Record(ctx, audit.Event{Type: audit.PasswordChangeFail, ActorID: id.UserID, UserID: id.UserID, SessionID: id.SessionID})
 	return users.User{}, ErrWrongPassword
 }

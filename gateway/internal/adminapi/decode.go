@@ -1,12 +1,8 @@
 package adminapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
-	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authgate/authgate/authsvc"
+	"github.com/authgate/authgate/gateway/internal/authapi"
 	"github.com/authgate/authgate/gateway/internal/httperr"
 )
 
@@ -65,7 +62,7 @@ func parseQuery(v url.Values) (authsvc.UserQuery, error) {
 // cannot make a change), which changes nothing and is refused. Errors:
 // *httperr.ValidationError, httperr.ErrMalformedBody, ErrBodyTooLarge, ErrBodyTimeout.
 func decodeUpdate(r *http.Request) (authsvc.UserUpdate, error) {
-	b, err := readObject(r)
+	b, err := authapi.DecodeRequest(r)
 	if err != nil {
 		return authsvc.UserUpdate{}, err
 	}
@@ -75,7 +72,7 @@ func decodeUpdate(r *http.Request) (authsvc.UserUpdate, error) {
 		var role string
 		switch {
 		case string(raw) == "null" || json.Unmarshal(raw, &role) != nil:
-			ps.add([]string{"body", "role"}, "invalid_type", "Expected string, received "+jsonKind(raw))
+			ps.add([]string{"body", "role"}, "invalid_type", "Expected string, received "+authapi.JSONKind(raw))
 		case role == "":
 			ps.add([]string{"body", "role"}, "too_small", "Role is required")
 		case !authsvc.ValidRole(role):
@@ -88,7 +85,7 @@ func decodeUpdate(r *http.Request) (authsvc.UserUpdate, error) {
 	if raw, ok := b["disabled"]; ok {
 		var d bool
 		if json.Unmarshal(raw, &d) != nil || string(raw) == "null" {
-			ps.add([]string{"body", "disabled"}, "invalid_type", "Expected boolean, received "+jsonKind(raw))
+			ps.add([]string{"body", "disabled"}, "invalid_type", "Expected boolean, received "+authapi.JSONKind(raw))
 		} else {
 			up.Disabled = &d
 		}
@@ -101,56 +98,6 @@ func decodeUpdate(r *http.Request) (authsvc.UserUpdate, error) {
 		return authsvc.UserUpdate{}, ps.err()
 	}
 	return up, nil
-}
-
-// readObject reads r's body as a JSON object when it is declared application/json;
-// any other body reads as {}. Errors: httperr.ErrMalformedBody, ErrBodyTooLarge,
-// ErrBodyTimeout, or the reader's own (Echo's body limit passes through).
-func readObject(r *http.Request) (map[string]json.RawMessage, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return map[string]json.RawMessage{}, nil
-	}
-	raw, err := io.ReadAll(r.Body)
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		var netErr net.Error
-		switch {
-		case errors.As(err, &tooLarge):
-			return nil, httperr.ErrBodyTooLarge
-		case errors.As(err, &netErr) && netErr.Timeout():
-			return nil, httperr.ErrBodyTimeout
-		}
-		return nil, err
-	}
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return map[string]json.RawMessage{}, nil
-	}
-	var b map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &b); err != nil || b == nil {
-		return nil, httperr.ErrMalformedBody
-	}
-	return b, nil
-}
-
-func jsonKind(raw json.RawMessage) string {
-	switch {
-	case len(raw) == 0:
-		return "undefined"
-	case string(raw) == "null":
-		return "null"
-	case raw[0] == '"':
-		return "string"
-	case raw[0] == '{':
-		return "object"
-	case raw[0] == '[':
-		return "array"
-	case raw[0] == 't' || raw[0] == 'f':
-		return "boolean"
-	default:
-		return "number"
-	}
 }
 
 // coreError turns the core's validation issues (which the handlers check first, so

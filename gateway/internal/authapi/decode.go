@@ -29,6 +29,13 @@ func decodeRequest(r *http.Request) (body, error) {
 	return decodeBody(r.Body)
 }
 
+// DecodeRequest is decodeRequest for the gateway's other JSON APIs (adminapi): the same
+// body rules and errors, so every JSON endpoint reads its body one way.
+func DecodeRequest(r *http.Request) (map[string]json.RawMessage, error) {
+	b, err := decodeRequest(r)
+	return b, err
+}
+
 // decodeBody reads a JSON object from r. Errors: httperr.ErrMalformedBody,
 // ErrBodyTooLarge (past http.MaxBytesReader's limit), ErrBodyTimeout (the server's read
 // deadline passed), or the reader's own error (Echo's body limit passes through
@@ -81,16 +88,22 @@ func (v *validator) str(b body, name, required string) (string, bool) {
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		v.add(name, "invalid_type", "Expected string, received "+jsonKind(raw))
+		v.add(name, "invalid_type", "Expected string, received "+JSONKind(raw))
 		return "", false
 	}
 	return s, true
 }
 
-func jsonKind(raw json.RawMessage) string {
+// JSONKind names the JSON type of raw as zod's messages do ("Expected string, received
+// number"): undefined, null, string, object, array, boolean or number.
+func JSONKind(raw json.RawMessage) string {
 	switch {
 	case len(raw) == 0:
 		return "undefined"
+	case string(raw) == "null":
+		return "null"
+	case raw[0] == '"':
+		return "string"
 	case raw[0] == '{':
 		return "object"
 	case raw[0] == '[':
