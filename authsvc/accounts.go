@@ -146,13 +146,24 @@ func (s *Service) Login(ctx context.Context, cr Credentials, cl Client) (Grant, 
 			if logged == "" {
 				logged = NormalizeEmail(cr.Email)
 			}
-			s.auditLoginFailure(ctx, logged, cl, "", err, gate.locked) // audit.go
+			reason := "invalid_credentials"
+			switch {
+			case gate.locked:
+				reason = "locked_out"
+			case u.Disabled:
+				reason = "disabled"
+			}
+			uid := ""
+			if !u.ID.IsZero() {
+				uid = u.ID.Hex()
+			}
+			s.auditLoginFailure(ctx, logged, cl, uid, reason) // audit.go
 		}
 		return Grant{}, err
 	}
 	s.loginSucceeded(ctx, gate)
 	if s.cfg.Email.VerificationRequired && !u.Verified {
-		s.auditLoginFailure(ctx, u.Email, cl, u.ID.Hex(), ErrNotVerified, false) // audit.go
+		s.auditLoginFailure(ctx, u.Email, cl, u.ID.Hex(), "not_verified") // audit.go
 		return Grant{}, ErrNotVerified
 	}
 	sid, err := s.access.NewID()
@@ -205,7 +216,9 @@ func (s *Service) padFailure(ctx context.Context, start time.Time) {
 }
 
 // verifyPassword finds the user and verifies the password, upgrading old hashes when
-// upgrade is set. Errors: ErrInvalidCredentials, ErrUnavailable.
+// upgrade is set. With ErrInvalidCredentials for an existing account it returns the
+// account's id (and Disabled) for the audit log, nothing else. Errors:
+// ErrInvalidCredentials, ErrUnavailable.
 func (s *Service) verifyPassword(ctx context.Context, email, pw string, upgrade bool) (users.User, error) {
 	if !validEmail(email) {
 		email = "" // never matches: the dummy verify below evens out the time
@@ -228,10 +241,10 @@ func (s *Service) verifyPassword(ctx context.Context, email, pw string, upgrade 
 		if errors.Is(err, password.ErrMalformedHash) {
 			s.log.WarnContext(ctx, "stored password hash unreadable", "user_id", u.ID.Hex())
 		}
-		return users.User{}, ErrInvalidCredentials
+		return users.User{ID: u.ID}, ErrInvalidCredentials // the id for the audit log only
 	}
 	if u.Disabled { // after the same work as a wrong password: one answer (SECURITY.md P3)
-		return users.User{}, ErrInvalidCredentials
+		return users.User{ID: u.ID, Disabled: true}, ErrInvalidCredentials
 	}
 	if rehash && upgrade {
 		if h, err := s.hasher.Hash(ctx, pw); err == nil {

@@ -132,17 +132,11 @@ func (s *Service) runAudit(ctx context.Context) {
 	}
 }
 
-// auditLoginFailure records a failed login; uid is known only when the password was
-// right. locked: refused because the email or client IP is locked out (the caller was
-// answered like a wrong password; the audit log, read by admins, says why).
-func (s *Service) auditLoginFailure(ctx context.Context, email string, cl Client, uid string, err error, locked bool) {
-	reason := "invalid_credentials"
-	switch {
-	case errors.Is(err, ErrNotVerified):
-		reason = "not_verified"
-	case locked:
-		reason = "locked_out"
-	}
+// auditLoginFailure records a failed login; uid is "" when no account has the email.
+// reason says why (invalid_credentials, locked_out, disabled, not_verified): the caller
+// was answered like a wrong password in all but the last, the audit log (read by
+// admins) says which.
+func (s *Service) auditLoginFailure(ctx context.Context, email string, cl Client, uid, reason string) {
 	s.audit.Record(ctx, audit.Event{Type: audit.LoginFailure, UserID: uid, IP: truncate(cl.IP, 64),
 		UserAgent: truncate(cl.UserAgent, 256), Details: map[string]any{"email": truncate(email, 254), "reason": reason}})
 }

@@ -81,7 +81,7 @@ func TestChangePasswordAndLogoutAll(t *testing.T) {
 	if err := s.SetRole(authsvc.WithActor(ctx, "000000000000000000000001"), u.ID, "editor"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"role.changed", "session.revoked_all", "password.changed", "password.change_fail"}
+	want := []string{"role.changed", "session.revoked_all", "login.failure", "password.changed", "password.change_fail"}
 	var got []string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		p, err := s.AuditEvents(ctx, authsvc.AuditQuery{UserID: u.ID})
@@ -103,9 +103,10 @@ func TestChangePasswordAndLogoutAll(t *testing.T) {
 	if err != nil || p.Events[0].ActorID != "000000000000000000000001" || p.Events[0].Details["role"] != "editor" {
 		t.Fatalf("role.changed: %+v, %v", p, err)
 	}
-	// A failed login names the email tried (the account is not looked up for the log).
+	// A failed login names the email tried and the account that has it.
 	p, err = s.AuditEvents(ctx, authsvc.AuditQuery{Type: "login.failure"})
-	if err != nil || p.Total != 1 || p.Events[0].Details["email"] != "cy@example.com" || p.Events[0].IP != "192.0.2.7" {
+	if err != nil || p.Total != 1 || p.Events[0].Details["email"] != "cy@example.com" || p.Events[0].IP != "192.0.2.7" ||
+		p.Events[0].UserID != u.ID {
 		t.Fatalf("login failures: %+v, %v", p, err)
 	}
 	if _, err := s.AuditEvents(ctx, authsvc.AuditQuery{Page: -1, Limit: 1000, Type: "Bad Type", UserID: "nope"}); !errors.As(err, &ve) || len(ve.Issues) != 4 {

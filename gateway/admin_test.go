@@ -466,6 +466,11 @@ func TestAdminBans(t *testing.T) {
 	bobID := dataOf(t, bob.do("GET", "/api/auth/me", nil))["user"].(map[string]any)["id"].(string)
 	expect(t, adminB.do("PATCH", "/api/admin/users/"+bobID, map[string]any{"role": "editor"}), 200, "")
 	expect(t, adminB.do("PATCH", "/api/admin/users/"+bobID, map[string]any{"disabled": true}), 200, "")
+	expect(t, jsonLogin(newClient(t, a), "bob@example.com", "bob-password"), 401, "Invalid email or password")
+	disabled := waitAudit(t, admin, "type=login.failure&user="+bobID, []string{"login.failure"})
+	if d, _ := disabled[0]["details"].(map[string]any); d["reason"] != "disabled" {
+		t.Errorf("a disabled account's login: %v", disabled[0])
+	}
 	expect(t, adminB.do("PATCH", "/api/admin/users/"+bobID, map[string]any{"disabled": false}), 200, "")
 	expect(t, adminB.do("DELETE", "/api/admin/users/"+bobID, nil), 200, "")
 	lifted := waitAudit(t, admin, "type=admin.ban_lifted", []string{"admin.ban_lifted"})

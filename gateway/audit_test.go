@@ -86,7 +86,7 @@ func TestAuditLog(t *testing.T) {
 	s.login(t, alice, "alice@example.com", "alice-new-password")
 	expect(t, alice.do("POST", "/api/auth/logout", nil), 200, "")
 
-	want := []string{"session.logout", "session.revoked_all", "password.changed", "password.change_fail", "refresh.reuse", "session.revoked"}
+	want := []string{"session.logout", "session.revoked_all", "password.changed", "password.change_fail", "refresh.reuse", "session.revoked", "login.failure"}
 	events := waitAudit(t, admin, "user="+aliceID, want)
 
 	t.Run("fields", func(t *testing.T) {
@@ -110,7 +110,8 @@ func TestAuditLog(t *testing.T) {
 		}
 		fails, _ := auditPage(t, admin, "type=login.failure")
 		if len(fails) != 1 || fails[0]["details"].(map[string]any)["email"] != "alice@example.com" ||
-			fails[0]["details"].(map[string]any)["reason"] != "invalid_credentials" || fails[0]["userAgent"] != "tester" {
+			fails[0]["details"].(map[string]any)["reason"] != "invalid_credentials" || fails[0]["userAgent"] != "tester" ||
+			fails[0]["userId"] != aliceID {
 			t.Errorf("login.failure %v", fails)
 		}
 		all := admin.do("GET", "/api/admin/audit?limit=100", nil)
@@ -124,8 +125,8 @@ func TestAuditLog(t *testing.T) {
 	t.Run("paging and filters", func(t *testing.T) {
 		p1, d1 := auditPage(t, admin, "user="+aliceID+"&limit=4")
 		p2, d2 := auditPage(t, admin, "user="+aliceID+"&limit=4&page=2")
-		if !slices.Equal(append(typesOf(p1), typesOf(p2)...), want) || d1["total"] != float64(6) || d1["page"] != float64(1) ||
-			d1["limit"] != float64(4) || d2["page"] != float64(2) || d2["total"] != float64(6) {
+		if !slices.Equal(append(typesOf(p1), typesOf(p2)...), want) || d1["total"] != float64(7) || d1["page"] != float64(1) ||
+			d1["limit"] != float64(4) || d2["page"] != float64(2) || d2["total"] != float64(7) {
 			t.Errorf("pages %v %v / %v %v", typesOf(p1), d1, typesOf(p2), d2)
 		}
 		if p3, _ := auditPage(t, admin, "user="+aliceID+"&limit=4&page=3"); len(p3) != 0 {
