@@ -115,7 +115,7 @@ func (s *Service) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) 
 // FindUser returns the user named by ref: an id (24 hex digits) or an email.
 // Errors: ErrNotFound, ErrUnavailable.
 func (s *Service) FindUser(ctx context.Context, ref string) (User, error) {
-	if _, err := bson.ObjectIDFromHex(ref); err == nil {
+	if oid, err := bson.ObjectIDFromHex(ref); err == nil && oid.Hex() == ref {
 		return s.User(ctx, ref)
 	}
 	u, err := s.users.ByEmail(ctx, ref)

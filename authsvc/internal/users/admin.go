@@ -82,7 +82,7 @@ func (s *Store) Update(ctx context.Context, id string, c Changes) error {
 // (a rollback must not undo a change made since). Errors: ErrNotFound (no such user, or
 // a field of current no longer holds), ErrUnavailable.
 func (s *Store) UpdateIf(ctx context.Context, id string, current, c Changes) error {
-	oid, err := bson.ObjectIDFromHex(id)
+	oid, err := parseID(id)
 	if err != nil {
 		return ErrNotFound
 	}
@@ -112,7 +112,7 @@ func (s *Store) UpdateIf(ctx context.Context, id string, current, c Changes) err
 
 // Delete removes user id. Errors: ErrNotFound, ErrUnavailable.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	oid, err := bson.ObjectIDFromHex(id)
+	oid, err := parseID(id)
 	if err != nil {
 		return ErrNotFound
 	}
@@ -131,7 +131,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // SetPassword replaces user id's password hash (an operator's reset).
 // Errors: ErrNotFound, ErrUnavailable.
 func (s *Store) SetPassword(ctx context.Context, id, hash string) error {
-	oid, err := bson.ObjectIDFromHex(id)
+	oid, err := parseID(id)
 	if err != nil {
 		return ErrNotFound
 	}

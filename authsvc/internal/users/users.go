@@ -138,9 +138,25 @@ func (s *Store) ByEmail(ctx context.Context, email string) (User, error) {
 	return s.findOne(ctx, bson.D{{Key: "email", Value: NormalizeEmail(email)}})
 }
 
-// ByID finds a user by hex object id; a malformed id is ErrNotFound. Errors: ErrNotFound, ErrUnavailable.
-func (s *Store) ByID(ctx context.Context, id string) (User, error) {
+// parseID reads a user id in its one canonical form, 24 lower-case hex digits (what
+// ObjectID.Hex writes and what session keys and audit events carry). Upper-case hex is
+// refused although bson would read it: an id that named the document but not its
+// sessions would let an admin change reach MongoDB and miss Redis.
+func parseID(id string) (bson.ObjectID, error) {
 	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		return bson.ObjectID{}, err
+	}
+	if oid.Hex() != id {
+		return bson.ObjectID{}, errors.New("users: not a canonical id")
+	}
+	return oid, nil
+}
+
+// ByID finds a user by hex object id; a malformed or upper-case id is ErrNotFound.
+// Errors: ErrNotFound, ErrUnavailable.
+func (s *Store) ByID(ctx context.Context, id string) (User, error) {
+	oid, err := parseID(id)
 	if err != nil {
 		return User{}, ErrNotFound
 	}
@@ -169,7 +185,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id bson.ObjectID, hash stri
 
 // SetRole changes the role of user id. Errors: ErrNotFound, ErrUnavailable.
 func (s *Store) SetRole(ctx context.Context, id, role string) error {
-	oid, err := bson.ObjectIDFromHex(id)
+	oid, err := parseID(id)
 	if err != nil {
 		return ErrNotFound
 	}

@@ -226,7 +226,7 @@ func validID(id string) bool {
 	}
 	for i := range len(id) {
 		switch b := id[i]; {
-		case b >= '0' && b <= '9', b >= 'a' && b <= 'f', b >= 'A' && b <= 'F':
+		case b >= '0' && b <= '9', b >= 'a' && b <= 'f': // ids are lower case, as ObjectID.Hex writes them
 		default:
 			return false
 		}
