@@ -6,16 +6,20 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/authgate/authgate/gateway/internal/cookies"
 )
 
 const headerRequestID = "X-Request-Id"
 
 // sameSite refuses a cross-site browser request with an unsafe method (SECURITY.md C3);
-// requests with an Authorization header carry no ambient credential and pass.
+// requests authenticated by a Bearer token carry no ambient credential and pass. Any
+// other Authorization header (Basic credentials a browser sends by itself once an
+// upstream asked for them) does not exempt a request: the cookies still speak for it.
 func (s *Server) sameSite(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if r.Header.Get("Authorization") == "" {
+		if _, bearer := cookies.BearerToken(r); !bearer {
 			if err := s.deps.CSRF.Check(r); err != nil {
 				return err
 			}
@@ -29,7 +33,7 @@ func (s *Server) sameSite(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) sameSiteState(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if r.Header.Get("Authorization") == "" {
+		if _, bearer := cookies.BearerToken(r); !bearer {
 			if err := s.deps.CSRF.CheckState(r); err != nil {
 				return err
 			}
