@@ -71,7 +71,10 @@ func (s *Service) ChangePassword(ctx context.Context, id Identity, current, newP
 }
 
 // checkCurrentPassword verifies pw against id's user, padding a failure to the
-// failed-login floor as Login does. Errors: ErrWrongPassword, ErrSessionExpired,
+// failed-login floor as Login does. A wrong current password is a failed login to the
+// regulation (SECURITY.md P4): it counts against the account and the client IP, and
+// while either is locked out even the right one is refused, so a stolen session cannot
+// guess the password without limit. Errors: ErrWrongPassword, ErrSessionExpired,
 // ErrUnavailable.
 func (s *Service) checkCurrentPassword(ctx context.Context, id Identity, pw string) (users.User, error) {
 	start := time.Now()
@@ -83,13 +86,19 @@ func (s *Service) checkCurrentPassword(ctx context.Context, id Identity, pw stri
 	case err != nil:
 		return users.User{}, userError(err, nil)
 	}
+	gate, err := s.admitLogin(ctx, u.Email, audit.RequestOf(ctx).IP) // regulation.go
+	if err != nil {
+		return users.User{}, err
+	}
 	ok, _, err := s.hasher.Verify(ctx, u.Password, pw)
 	if errors.Is(err, password.ErrBusy) {
 		return users.User{}, hashError(err)
 	}
-	if err == nil && ok {
+	if err == nil && ok && !gate.locked {
+		s.loginSucceeded(ctx, gate)
 		return u, nil
 	}
+	s.countLoginFailure(ctx, gate)
 	s.padFailure(ctx, start)
 	s.audit.Record(ctx, audit.Event{Type: audit.PasswordChangeFail, ActorID: id.UserID, UserID: id.UserID, SessionID: id.SessionID})
 	return users.User{}, ErrWrongPassword
