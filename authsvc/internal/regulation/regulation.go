@@ -128,25 +128,64 @@ func (s *Store) Ban(ctx context.Context, b Ban, d time.Duration) (Ban, bool, err
 	return b, v[0] == 1, nil
 }
 
-// Banned returns the bans in force among ids (expired ones are left out). Errors: the
-// Redis client's.
+// bannedScript reads the bans ARGV (ids) of the hash KEYS[1] with the Redis server's
+// time: {now_ms, record or "" per id}. Expiry is judged by the clock that set it
+// (banScript), not by a replica's.
+var bannedScript = redis.NewScript(`
+local t = redis.call("TIME")
+local out = {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}
+local vals = redis.call("HMGET", KEYS[1], unpack(ARGV))
+for i = 1, #ARGV do
+  if vals[i] then out[i + 1] = vals[i] else out[i + 1] = "" end
+end
+return out
+`)
+
+// bansScript returns every ban of the hash KEYS[1] in force by the Redis server's
+// time, as {id, record, id, record, …}, and deletes the expired ones (by that same
+// clock, so a replica whose clock runs ahead cannot lift a ban in force).
+var bansScript = redis.NewScript(`
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local all = redis.call("HGETALL", KEYS[1])
+local out, stale = {}, {}
+for i = 1, #all, 2 do
+  local u = tonumber(string.match(all[i + 1], "^(%d+)|"))
+  if u and u > now then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  else
+    stale[#stale + 1] = all[i]
+  end
+end
+if #stale > 0 then redis.call("HDEL", KEYS[1], unpack(stale)) end
+return out
+`)
+
+// Banned returns the bans in force among ids, by the Redis server's clock (expired ones
+// are left out). Errors: the Redis client's.
 func (s *Store) Banned(ctx context.Context, ids ...string) ([]Ban, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	vals, err := s.rdb.HMGet(ctx, s.bansKey(), ids...).Result()
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	vals, err := bannedScript.Run(ctx, s.rdb, []string{s.bansKey()}, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("regulation: %w", err)
 	}
-	now := time.Now()
+	nowMS, ok := vals[0].(int64)
+	if !ok || len(vals) != len(ids)+1 {
+		return nil, errors.New("regulation: unexpected reply to the bans script")
+	}
+	now := time.UnixMilli(nowMS)
 	var out []Ban
 	for i, id := range ids {
-		if i >= len(vals) {
-			break
-		}
-		str, ok := vals[i].(string)
-		if !ok {
-			continue
-		}
+		str, _ := vals[i+1].(string)
 		if b, ok := parseBan(id, str); ok && b.Until.After(now) {
 			out = append(out, b)
 		}
@@ -154,28 +193,20 @@ func (s *Store) Banned(ctx context.Context, ids ...string) ([]Ban, error) {
 	return out, nil
 }
 
-// Bans returns every ban in force, soonest to end first, and deletes the expired ones.
-// Errors: the Redis client's.
+// Bans returns every ban in force, soonest to end first, and deletes the expired ones,
+// both by the Redis server's clock. Errors: the Redis client's.
 func (s *Store) Bans(ctx context.Context) ([]Ban, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	all, err := s.rdb.HGetAll(ctx, s.bansKey()).Result()
+	all, err := bansScript.Run(ctx, s.rdb, []string{s.bansKey()}).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("regulation: %w", err)
 	}
-	now := time.Now()
-	out := make([]Ban, 0, len(all))
-	var stale []string
-	for id, v := range all {
-		b, ok := parseBan(id, v)
-		if !ok || !b.Until.After(now) {
-			stale = append(stale, id)
-			continue
+	out := make([]Ban, 0, len(all)/2)
+	for i := 0; i+1 < len(all); i += 2 {
+		if b, ok := parseBan(all[i], all[i+1]); ok {
+			out = append(out, b)
 		}
-		out = append(out, b)
-	}
-	if len(stale) > 0 {
-		_ = s.rdb.HDel(ctx, s.bansKey(), stale...).Err() // tidying only; a later call retries
 	}
 	slices.SortFunc(out, func(a, b Ban) int {
 		if c := a.Until.Compare(b.Until); c != 0 {
