@@ -70,7 +70,7 @@ func (s *Service) AuditEvents(ctx context.Context, q AuditQuery) (AuditPage, err
 		q.Limit = 20
 	}
 	var issues []Issue
-	if q.Page < 1 {
+	if q.Page < 1 || q.Page > maxPage { // beyond it the skip would overflow
 		issues = append(issues, Issue{"page", IssueInvalid})
 	}
 	if q.Limit < 1 || q.Limit > MaxAuditLimit {

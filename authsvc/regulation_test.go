@@ -260,3 +260,41 @@ func TestRequestLimits(t *testing.T) {
 		t.Fatalf("%d per-email limit lines, want 2 (ada's second request and nobody's)", n)
 	}
 }
+
+// TestChangePasswordRegulated: a wrong current password at POST /api/auth/password is a
+// failed login to the regulation, so a stolen session cannot guess the password without
+// limit: after the account's allowance the account is locked (login and password change
+// refuse even the right password), and the client IP's failures count too.
+func TestChangePasswordRegulated(t *testing.T) {
+	ctx := t.Context()
+	s, _ := regulatedCore(t, authsvc.RegulationConfig{
+		Account: authsvc.Lockout{Failures: 3, Window: time.Minute, Ban: time.Minute},
+		IP:      authsvc.Lockout{Failures: 100, Window: time.Minute, Ban: time.Minute},
+	})
+	g, err := s.Login(ctx, adaRight, authsvc.Client{IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx := authsvc.WithClient(ctx, authsvc.Client{IP: "198.51.100.4"})
+	for range 3 {
+		if err := s.ChangePassword(rctx, g.Identity, "wrong-password", "new-password-1"); !errors.Is(err, authsvc.ErrWrongPassword) {
+			t.Fatalf("wrong current password: %v", err)
+		}
+	}
+	if err := s.ChangePassword(rctx, g.Identity, "ada-password", "new-password-1"); !errors.Is(err, authsvc.ErrWrongPassword) {
+		t.Fatalf("the right current password during the lockout: %v", err)
+	}
+	if _, err := s.Login(ctx, adaRight, authsvc.Client{IP: "192.0.2.9"}); !errors.Is(err, authsvc.ErrInvalidCredentials) {
+		t.Fatalf("login during the lockout the password change caused: %v", err)
+	}
+	bans, err := s.Bans(ctx)
+	if err != nil || len(bans) != 1 || bans[0].Kind != authsvc.BanAccount {
+		t.Fatalf("Bans = %+v, %v", bans, err)
+	}
+	if err := s.LiftBan(ctx, bans[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ChangePassword(rctx, g.Identity, "ada-password", "new-password-1"); err != nil {
+		t.Fatalf("the right current password once the ban is lifted: %v", err)
+	}
+}

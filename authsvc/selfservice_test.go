@@ -112,4 +112,8 @@ func TestChangePasswordAndLogoutAll(t *testing.T) {
 	if _, err := s.AuditEvents(ctx, authsvc.AuditQuery{Page: -1, Limit: 1000, Type: "Bad Type", UserID: "nope"}); !errors.As(err, &ve) || len(ve.Issues) != 4 {
 		t.Fatalf("invalid AuditQuery = %v", err)
 	}
+	// A page so far that its skip would overflow is a validation error, not a store error.
+	if _, err := s.AuditEvents(ctx, authsvc.AuditQuery{Page: 100000000000000000, Limit: 100}); !errors.As(err, &ve) || len(ve.Issues) != 1 || ve.Issues[0].Field != "page" {
+		t.Fatalf("AuditQuery with a huge page = %v", err)
+	}
 }

@@ -134,6 +134,12 @@ func TestAdminAPIAccess(t *testing.T) {
 	cross := []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}
 	expect(t, s.admin.do("PATCH", "/api/admin/users/"+s.adminID, map[string]any{"role": "user"}, cross...), 403, "Cross-site request refused")
 	expect(t, s.admin.do("DELETE", "/api/admin/users/"+s.adminID+"/sessions", nil, cross...), 403, "Cross-site request refused")
+	// Basic credentials a browser sends by itself (once an upstream asked for them) do
+	// not exempt a cookie-authenticated request from the check; only a Bearer token does.
+	basic := append([]string{"Authorization", "Basic dXNlcjpwYXNz"}, cross...)
+	expect(t, s.admin.do("PATCH", "/api/admin/users/"+s.adminID, map[string]any{"role": "user"}, basic...), 403, "Cross-site request refused")
+	expect(t, s.admin.do("POST", "/api/auth/logout-all", nil, basic...), 403, "Cross-site request refused")
+	expect(t, s.admin.do("GET", "/api/auth/logout", nil, basic...), 403, "Cross-site request refused")
 	expect(t, s.admin.do("GET", "/api/auth/me", nil), 200, "") // still signed in, still admin
 }
 
@@ -464,6 +470,22 @@ func TestAdminBans(t *testing.T) {
 
 	// Admin changes to users, each in the audit log with the admin as actor.
 	bobID := dataOf(t, bob.do("GET", "/api/auth/me", nil))["user"].(map[string]any)["id"].(string)
+	// An id in upper case names nothing (it would reach the document but not the
+	// sessions in Redis): every route answers 404 and nothing changes.
+	upper := strings.ToUpper(bobID)
+	for _, r := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/api/admin/users/" + upper, nil},
+		{"PATCH", "/api/admin/users/" + upper, map[string]any{"disabled": true}},
+		{"DELETE", "/api/admin/users/" + upper, nil},
+		{"GET", "/api/admin/users/" + upper + "/sessions", nil},
+		{"DELETE", "/api/admin/users/" + upper + "/sessions", nil},
+	} {
+		expect(t, adminB.do(r.method, r.path, r.body), 404, "Not found")
+	}
+	expect(t, bob.do("GET", "/api/auth/me", nil), 200, "")
 	expect(t, adminB.do("PATCH", "/api/admin/users/"+bobID, map[string]any{"role": "editor"}), 200, "")
 	expect(t, adminB.do("PATCH", "/api/admin/users/"+bobID, map[string]any{"disabled": true}), 200, "")
 	expect(t, jsonLogin(newClient(t, a), "bob@example.com", "bob-password"), 401, "Invalid email or password")

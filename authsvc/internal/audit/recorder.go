@@ -3,9 +3,11 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Sink stores batches of events (the MongoDB Store; tests use their own).
@@ -77,6 +79,7 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	if e.UserAgent == "" {
 		e.UserAgent = req.UserAgent
 	}
+	e = validUTF8(e)
 	r.logEvent(ctx, e)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -89,6 +92,34 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	default:
 		r.drop(ctx, 1, "audit queue full")
 	}
+}
+
+// validUTF8 replaces invalid UTF-8 in e's strings (a client's User-Agent, an email as
+// typed) with U+FFFD: a server that refuses such a string would otherwise refuse the
+// whole batch the event is written in.
+func validUTF8(e Event) Event {
+	fix := func(s string) string {
+		if utf8.ValidString(s) {
+			return s
+		}
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	e.Type, e.ActorID, e.UserID, e.SessionID, e.IP, e.UserAgent =
+		fix(e.Type), fix(e.ActorID), fix(e.UserID), fix(e.SessionID), fix(e.IP), fix(e.UserAgent)
+	for _, v := range e.Details {
+		if str, ok := v.(string); ok && !utf8.ValidString(str) {
+			d := make(map[string]any, len(e.Details)) // the caller's map is not ours to change
+			for k, v := range e.Details {
+				if str, ok := v.(string); ok {
+					v = fix(str)
+				}
+				d[k] = v
+			}
+			e.Details = d
+			break
+		}
+	}
+	return e
 }
 
 func (r *Recorder) logEvent(ctx context.Context, e Event) {

@@ -121,3 +121,25 @@ func TestRecorderWriteFailure(t *testing.T) {
 		t.Fatalf("stored %+v", got)
 	}
 }
+
+// TestRecorderValidUTF8: invalid UTF-8 a client sent (User-Agent, an email as typed)
+// reaches the store as U+FFFD, so a server that refuses such strings cannot refuse the
+// batch; the caller's Details map is left as it was.
+func TestRecorderValidUTF8(t *testing.T) {
+	s := &sink{}
+	r := NewRecorder(s, RecorderConfig{Queue: 4, Batch: 4, Timeout: 5 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	details := map[string]any{"email": "a\xffb@x.io", "n": 1}
+	r.Record(WithRequest(context.Background(), Request{UserAgent: "curl\xc3", IP: "192.0.2.1"}), Event{Type: "login.failure", Details: details})
+	cancel()
+	<-done
+	got := s.events()
+	if len(got) != 1 || got[0].UserAgent != "curl\uFFFD" || got[0].Details["email"] != "a\uFFFDb@x.io" || got[0].Details["n"] != 1 {
+		t.Fatalf("stored %+v", got)
+	}
+	if details["email"] != "a\xffb@x.io" {
+		t.Error("the caller's Details were changed")
+	}
+}

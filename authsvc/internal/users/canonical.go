@@ -105,7 +105,7 @@ func VisibleText(s string, spaces bool) bool {
 	}
 	for _, r := range s {
 		switch {
-		case blankLetter(r):
+		case blankLetter(r), invisibleMark(r):
 			return false
 		case unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S):
 		case spaces && unicode.Is(unicode.Zs, r):
@@ -114,6 +114,15 @@ func VisibleText(s string, spaces bool) bool {
 		}
 	}
 	return true
+}
+
+// invisibleMark reports the default-ignorable code points that are marks by category,
+// so render as nothing beside a letter: the combining grapheme joiner (U+034F), the
+// variation selectors (U+FE00–FE0F, U+E0100–E01EF), the Mongolian free variation
+// selectors (U+180B–180D, U+180F) and the Khmer inherent vowels (U+17B4, U+17B5).
+func invisibleMark(r rune) bool {
+	return unicode.Is(unicode.Variation_Selector, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
+		r == 0x034f || r == 0x17b4 || r == 0x17b5 || (r >= 0x180b && r <= 0x180f)
 }
 
 // blankLetter reports the code points that are letters or symbols by category yet

@@ -125,6 +125,16 @@ func TestVisibleText(t *testing.T) {
 	if users.VisibleText("Ada Lovelace", false) {
 		t.Error("a space passes with spaces=false")
 	}
+	// Marks that render as nothing: "Ad\u034Fmin" shows as "Admin".
+	for _, r := range []rune{0x034f, 0xfe00, 0xfe0f, 0xe0100, 0xe01ef, 0x17b4, 0x17b5, 0x180b, 0x180c, 0x180d, 0x180f} {
+		if s := "Ad" + string(r) + "min"; users.VisibleText(s, true) {
+			t.Errorf("VisibleText(%+q) = true: an invisible mark passes", s)
+		}
+	}
+	// Combining marks that show stay allowed (Jo\u0308rg is Jörg).
+	if !users.VisibleText("Jo\u0308rg", true) {
+		t.Error("a visible combining mark is refused")
+	}
 }
 
 // FuzzCanonicalEmail: never panics; the result is idempotent, at most MaxEmailBytes,
