@@ -8,8 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/authgate/authgate/authsvc/internal/audit"
 	"github.com/authgate/authgate/authsvc/internal/sessions"
 	"github.com/authgate/authgate/authsvc/internal/users"
@@ -115,7 +113,7 @@ func (s *Service) ListUsers(ctx context.Context, q UserQuery) (UserPage, error) 
 // FindUser returns the user named by ref: an id (24 hex digits) or an email.
 // Errors: ErrNotFound, ErrUnavailable.
 func (s *Service) FindUser(ctx context.Context, ref string) (User, error) {
-	if oid, err := bson.ObjectIDFromHex(ref); err == nil && oid.Hex() == ref {
+	if users.ValidID(ref) {
 		return s.User(ctx, ref)
 	}
 	u, err := s.users.ByEmail(ctx, ref)

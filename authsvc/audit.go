@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/authsvc/internal/audit"
+	"github.com/authgate/authgate/authsvc/internal/users"
 )
 
 // The audit log (internal/audit): every security event and admin action is a log line
@@ -79,7 +80,7 @@ func (s *Service) AuditEvents(ctx context.Context, q AuditQuery) (AuditPage, err
 	if q.Type != "" && (len(q.Type) > 64 || !auditType.MatchString(q.Type)) {
 		issues = append(issues, Issue{"type", IssueInvalid})
 	}
-	if q.UserID != "" && !hexID(q.UserID) {
+	if q.UserID != "" && !users.ValidID(q.UserID) {
 		issues = append(issues, Issue{"user", IssueInvalid})
 	}
 	if len(issues) > 0 {
@@ -91,10 +92,6 @@ func (s *Service) AuditEvents(ctx context.Context, q AuditQuery) (AuditPage, err
 	}
 	return AuditPage{Events: p.Events, Page: p.Page, Limit: p.Limit, Total: p.Total}, nil
 }
-
-// AuditDropped reports how many audit events could not be stored so far (queue full or
-// MongoDB failing); each was still logged.
-func (s *Service) AuditDropped() uint64 { return s.audit.Dropped() }
 
 // WithClient returns ctx describing the client behind a request, for the audit events
 // the request causes.
@@ -139,17 +136,4 @@ func (s *Service) runAudit(ctx context.Context) {
 func (s *Service) auditLoginFailure(ctx context.Context, email string, cl Client, uid, reason string) {
 	s.audit.Record(ctx, audit.Event{Type: audit.LoginFailure, UserID: uid, IP: truncate(cl.IP, 64),
 		UserAgent: truncate(cl.UserAgent, 256), Details: map[string]any{"email": truncate(email, 254), "reason": reason}})
-}
-
-// hexID reports whether id looks like a user id (24 lower-case hex digits).
-func hexID(id string) bool {
-	if len(id) != 24 {
-		return false
-	}
-	for i := range len(id) {
-		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -81,6 +81,11 @@ func (r Rules) checkPassword(pw string) []Issue {
 // accepts it).
 func ValidEmail(s string) bool { return validEmail(s) }
 
+// ValidUserID reports whether id can name a user: 24 lower-case hex digits, the form
+// user ids are written in everywhere (sessions, audit events); anything else names no
+// one and is not looked up.
+func ValidUserID(id string) bool { return users.ValidID(id) }
+
 func validEmail(s string) bool {
 	_, err := users.CanonicalEmail(s)
 	return err == nil

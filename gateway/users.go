@@ -14,6 +14,7 @@ import (
 	"github.com/authgate/authgate/authsvc"
 	"github.com/authgate/authgate/gateway/internal/adminapi"
 	"github.com/authgate/authgate/gateway/internal/app"
+	"github.com/authgate/authgate/gateway/internal/authapi"
 )
 
 // Account administration for operators without a browser: the same core calls as the
@@ -271,7 +272,7 @@ func (c *sessionsListCmd) Run(e *env) error {
 		if c.JSON {
 			out := make([]map[string]any, 0, len(list))
 			for _, s := range list {
-				out = append(out, adminapi.RenderSession(s))
+				out = append(out, authapi.RenderSession(s))
 			}
 			return json.NewEncoder(e.stdout).Encode(map[string]any{"sessions": out})
 		}

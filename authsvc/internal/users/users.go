@@ -153,6 +153,12 @@ func parseID(id string) (bson.ObjectID, error) {
 	return oid, nil
 }
 
+// ValidID reports whether id is a user id in its canonical form (parseID).
+func ValidID(id string) bool {
+	_, err := parseID(id)
+	return err == nil
+}
+
 // ByID finds a user by hex object id; a malformed or upper-case id is ErrNotFound.
 // Errors: ErrNotFound, ErrUnavailable.
 func (s *Store) ByID(ctx context.Context, id string) (User, error) {

@@ -98,7 +98,7 @@ func (a *API) ListUsers(c echo.Context) error {
 // GetUser handles GET /api/admin/users/:id. Errors: authsvc.ErrNotFound, ErrUnavailable.
 func (a *API) GetUser(c echo.Context) error {
 	id := c.Param("id")
-	if !validID(id) {
+	if !authsvc.ValidUserID(id) {
 		return authsvc.ErrNotFound
 	}
 	u, err := a.users.User(c.Request().Context(), id)
@@ -114,7 +114,7 @@ func (a *API) GetUser(c echo.Context) error {
 // *httperr.ValidationError, ErrMalformedBody, authsvc.ErrLastAdmin, ErrUnavailable.
 func (a *API) UpdateUser(c echo.Context) error {
 	id := c.Param("id")
-	if !validID(id) {
+	if !authsvc.ValidUserID(id) {
 		return authsvc.ErrNotFound
 	}
 	up, err := decodeUpdate(c.Request())
@@ -140,7 +140,7 @@ func (a *API) UpdateUser(c echo.Context) error {
 // gone. Errors: authsvc.ErrNotFound, ErrLastAdmin, ErrUnavailable.
 func (a *API) DeleteUser(c echo.Context) error {
 	id := c.Param("id")
-	if !validID(id) {
+	if !authsvc.ValidUserID(id) {
 		return authsvc.ErrNotFound
 	}
 	if err := a.users.DeleteUser(c.Request().Context(), id); err != nil {
@@ -154,7 +154,7 @@ func (a *API) DeleteUser(c echo.Context) error {
 // ErrUnavailable.
 func (a *API) ListSessions(c echo.Context) error {
 	id := c.Param("id")
-	if !validID(id) {
+	if !authsvc.ValidUserID(id) {
 		return authsvc.ErrNotFound
 	}
 	list, err := a.sessions.UserSessions(c.Request().Context(), id)
@@ -163,7 +163,7 @@ func (a *API) ListSessions(c echo.Context) error {
 	}
 	out := make([]map[string]any, 0, len(list))
 	for _, s := range list {
-		out = append(out, RenderSession(s))
+		out = append(out, authapi.RenderSession(s))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "data": map[string]any{"sessions": out}})
 }
@@ -172,7 +172,7 @@ func (a *API) ListSessions(c echo.Context) error {
 // user ends, with its WebSockets. Errors: authsvc.ErrNotFound, ErrUnavailable.
 func (a *API) RevokeSessions(c echo.Context) error {
 	id := c.Param("id")
-	if !validID(id) {
+	if !authsvc.ValidUserID(id) {
 		return authsvc.ErrNotFound
 	}
 	n, err := a.sessions.RevokeUserSessions(c.Request().Context(), id)
@@ -187,7 +187,7 @@ func (a *API) RevokeSessions(c echo.Context) error {
 // another user is not found. Errors: authsvc.ErrNotFound, ErrUnavailable.
 func (a *API) RevokeSession(c echo.Context) error {
 	id, sid := c.Param("id"), c.Param("sid")
-	if !validID(id) {
+	if !authsvc.ValidUserID(id) {
 		return authsvc.ErrNotFound
 	}
 	if err := a.sessions.RevokeUserSession(c.Request().Context(), id, sid); err != nil {
@@ -201,37 +201,11 @@ func userResponse(c echo.Context, u authsvc.User) error {
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "data": map[string]any{"user": RenderUser(u)}})
 }
 
-const iso = "2006-01-02T15:04:05.000Z07:00"
-
 // RenderUser is the seed's USER (authapi.RenderUser) plus "disabled".
 func RenderUser(u authsvc.User) map[string]any {
 	out := authapi.RenderUser(u)
 	out["disabled"] = u.Disabled
 	return out
-}
-
-// RenderSession is one session as an admin sees it.
-func RenderSession(s authsvc.Session) map[string]any {
-	return map[string]any{
-		"id": s.ID, "createdAt": s.CreatedAt.UTC().Format(iso), "lastSeen": s.LastSeen.UTC().Format(iso),
-		"ip": s.IP, "userAgent": s.UserAgent,
-	}
-}
-
-// validID reports whether id can be a user id (24 hex digits, a MongoDB ObjectID); any
-// other id is not found, before anything is read or written.
-func validID(id string) bool {
-	if len(id) != 24 {
-		return false
-	}
-	for i := range len(id) {
-		switch b := id[i]; {
-		case b >= '0' && b <= '9', b >= 'a' && b <= 'f': // ids are lower case, as ObjectID.Hex writes them
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // The account core satisfies the handlers' needs.

@@ -72,10 +72,9 @@ func (a *AccountAPI) Sessions(c echo.Context) error {
 	}
 	out := make([]map[string]any, 0, len(list))
 	for _, s := range list {
-		out = append(out, map[string]any{
-			"id": s.ID, "createdAt": s.CreatedAt.UTC().Format(isoTime), "lastSeen": s.LastSeen.UTC().Format(isoTime),
-			"ip": s.IP, "userAgent": s.UserAgent, "current": s.ID == id.SessionID,
-		})
+		r := RenderSession(s)
+		r["current"] = s.ID == id.SessionID
+		out = append(out, r)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "success", "data": map[string]any{"sessions": out}})
 }

@@ -150,6 +150,15 @@ func RenderUser(u authsvc.User) map[string]any {
 	}
 }
 
+// RenderSession is one session of a user: {id, createdAt, lastSeen, ip, userAgent}
+// (the account API adds "current").
+func RenderSession(s authsvc.Session) map[string]any {
+	return map[string]any{
+		"id": s.ID, "createdAt": s.CreatedAt.UTC().Format(isoTime), "lastSeen": s.LastSeen.UTC().Format(isoTime),
+		"ip": s.IP, "userAgent": s.UserAgent,
+	}
+}
+
 // isoTime is how times are rendered: the seed's (JavaScript's) ISO 8601 in UTC.
 const isoTime = "2006-01-02T15:04:05.000Z07:00"
 
