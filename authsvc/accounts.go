@@ -278,7 +278,7 @@ func (s *Service) Me(ctx context.Context, accessToken string) (User, error) {
 	}
 	u, err := s.User(ctx, id.UserID)
 	if errors.Is(err, ErrNotFound) {
-		s.revokeDeletedUser(ctx, id.UserID)
+		s.revokeUser(ctx, id.UserID, "user_deleted")
 		return User{}, ErrSessionExpired
 	}
 	return u, err

@@ -81,7 +81,7 @@ func (s *Service) checkCurrentPassword(ctx context.Context, id Identity, pw stri
 	u, err := s.users.ByID(ctx, id.UserID)
 	switch {
 	case errors.Is(err, users.ErrNotFound):
-		s.revokeDeletedUser(ctx, id.UserID)
+		s.revokeUser(ctx, id.UserID, "user_deleted")
 		return users.User{}, ErrSessionExpired
 	case err != nil:
 		return users.User{}, userError(err, nil)

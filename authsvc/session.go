@@ -132,7 +132,7 @@ func (s *Service) syncRole(ctx context.Context, uid, sid string) error {
 	u, err := s.users.ByID(ctx, uid)
 	switch {
 	case errors.Is(err, users.ErrNotFound):
-		s.revokeDeletedUser(ctx, uid)
+		s.revokeUser(ctx, uid, "user_deleted")
 		return ErrRefreshFailed
 	case errors.Is(err, users.ErrUnavailable):
 		s.log.WarnContext(ctx, "refresh without user check: mongodb unavailable", "user_id", uid, "error", err)
@@ -140,7 +140,7 @@ func (s *Service) syncRole(ctx context.Context, uid, sid string) error {
 	case err != nil:
 		return err
 	case u.Disabled:
-		s.revokeDeletedUser(ctx, uid)
+		s.revokeUser(ctx, uid, "user_disabled")
 		return ErrRefreshFailed
 	}
 	sess, err := s.sessions.Get(ctx, uid, sid)
@@ -230,15 +230,16 @@ func (s *Service) RevokeAll(ctx context.Context, userID string) (int, error) {
 	return n, nil
 }
 
-// revokeDeletedUser ends every session of a user who no longer exists in MongoDB.
-func (s *Service) revokeDeletedUser(ctx context.Context, uid string) {
+// revokeUser ends every session of a user who no longer exists in MongoDB or is
+// disabled there; reason ("user_deleted", "user_disabled") goes into the audit event.
+func (s *Service) revokeUser(ctx context.Context, uid, reason string) {
 	n, err := s.sessions.DeleteAll(ctx, uid)
 	if err != nil {
-		s.log.WarnContext(ctx, "revoke sessions of deleted user", "user_id", uid, "error", err)
+		s.log.WarnContext(ctx, "revoke sessions of a deleted or disabled user", "user_id", uid, "error", err)
 		return
 	}
 	s.audit.Record(ctx, audit.Event{Type: audit.SessionsRevoked, UserID: uid,
-		Details: map[string]any{"sessions": n, "reason": "user_deleted"}})
+		Details: map[string]any{"sessions": n, "reason": reason}})
 }
 
 // sessionError translates a session store error for callers of the core.
